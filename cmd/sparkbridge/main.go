@@ -1,0 +1,134 @@
+// Command sparkbridge serves HiveServer2 and Spark Connect clients from per-user Spark engines.
+//
+// It is the only place that reads flags and the environment; every package below takes a
+// Config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/grpclog"
+
+	"github.com/sparkbridge/sparkbridge/connectfront"
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/thriftfront"
+)
+
+type confFlag map[string]string
+
+func (c confFlag) String() string { return fmt.Sprint(map[string]string(c)) }
+func (c confFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	c[k] = val
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		logrus.WithError(err).Error("sparkbridge failed")
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ecfg := engine.DefaultConfig()
+	tcfg := thriftfront.DefaultConfig()
+	ccfg := connectfront.DefaultConfig()
+	sparkConf := confFlag(ecfg.SparkConf)
+
+	thriftAddr := flag.String("thrift-addr", ":10000", "HiveServer2 binary transport (SASL PLAIN and NOSASL) listen address")
+	connectAddr := flag.String("connect-addr", ":15002", "Spark Connect gRPC listen address")
+	flag.StringVar(&ecfg.SparkHome, "spark-home", os.Getenv("SPARK_HOME"), "Spark installation used to launch engines (default $SPARK_HOME)")
+	flag.StringVar(&ecfg.Master, "master", ecfg.Master, "Spark master for launched engines")
+	flag.StringVar(&ecfg.DriverMemory, "driver-memory", ecfg.DriverMemory, "engine driver memory")
+	flag.StringVar(&ecfg.LogDir, "engine-log-dir", ecfg.LogDir, "directory for per-engine log files")
+	flag.DurationVar(&ecfg.StartTimeout, "engine-start-timeout", ecfg.StartTimeout, "how long an engine may take to become ready")
+	flag.Var(sparkConf, "conf", "Spark conf key=value for every engine (repeatable)")
+	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
+	flag.Parse()
+
+	lvl, err := logrus.ParseLevel(*logLevel)
+	if err != nil {
+		return err
+	}
+	logrus.SetLevel(lvl)
+	logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	log := logrus.NewEntry(logrus.StandardLogger())
+	// gRPC reports rejected connections (bad preface, garbage) as warnings: keep those.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(logrus.StandardLogger().WriterLevel(logrus.DebugLevel),
+		logrus.StandardLogger().WriterLevel(logrus.WarnLevel), logrus.StandardLogger().WriterLevel(logrus.ErrorLevel)))
+
+	if ecfg.SparkHome == "" {
+		return errors.New("no Spark installation: pass -spark-home or set SPARK_HOME (make run does this)")
+	}
+	if ecfg.SparkHome, err = filepath.Abs(ecfg.SparkHome); err != nil {
+		return err
+	}
+	ecfg.SparkConf = sparkConf
+
+	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
+	handler := thriftfront.NewHandler(tcfg, mgr, log)
+	tsrv := thriftfront.NewServer(tcfg, handler, log)
+	csrv := connectfront.New(ccfg, mgr, log)
+
+	tln, err := net.Listen("tcp", *thriftAddr)
+	if err != nil {
+		return fmt.Errorf("thrift listener: %w", err)
+	}
+	cln, err := net.Listen("tcp", *connectAddr)
+	if err != nil {
+		tln.Close()
+		return fmt.Errorf("spark connect listener: %w", err)
+	}
+	log.WithFields(logrus.Fields{"thrift": tln.Addr().String(), "connect": cln.Addr().String(), "spark_home": ecfg.SparkHome, "master": ecfg.Master}).
+		Warn("sparkbridge listening; auth mode NONE: every user name is trusted, use only on a trusted network")
+
+	errc := make(chan error, 2)
+	go func() { errc <- tsrv.Serve(tln) }()
+	go func() { errc <- csrv.Serve(cln) }()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	var serveErr error
+	select {
+	case s := <-sig:
+		log.WithField("signal", s.String()).Info("shutting down")
+	case serveErr = <-errc:
+		log.WithError(serveErr).Error("a listener failed; shutting down")
+	}
+
+	// Phase one: stop accepting and let in-flight calls finish for the grace period.
+	tln.Close()
+	done := make(chan struct{})
+	go func() { csrv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(*grace):
+		log.Warn("grace period over; cancelling remaining Spark Connect calls")
+		csrv.Stop()
+		<-done
+	}
+	// Phase two: cut the remaining Thrift connections and stop every engine.
+	tsrv.Close()
+	handler.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = mgr.Close(ctx)
+	log.Info("sparkbridge stopped")
+	return serveErr
+}

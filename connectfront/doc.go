@@ -1,0 +1,14 @@
+// Package connectfront serves the Spark Connect gRPC protocol (SparkConnectService) and
+// forwards every call to the caller's session on its engine.
+//
+// A request names its session (session_id) and user (user_context). The frontend asks the
+// engine layer for that session, which routes the user to the user's engine, launching it on
+// first use, and then forwards the request with its streaming kind preserved: server streams
+// are relayed message by message, so results are never collected in the bridge, and a slow
+// client slows the engine stream through gRPC flow control. Messages are forwarded as parsed
+// protobuf values, whose unknown fields survive re-encoding, so newer clients keep working.
+//
+// connectfront may import engine, proto/spark/connect, grpc and logrus. It never launches,
+// probes or dials an engine itself. A call ends when the engine's reply (or stream) ends or
+// the client goes away, which cancels the engine call through the shared context.
+package connectfront

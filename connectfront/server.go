@@ -1,0 +1,296 @@
+package connectfront
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+)
+
+// Sessions is what the frontend needs of the engine layer.
+type Sessions interface {
+	AttachSession(ctx context.Context, user, sessionID, protocol string) (*engine.Session, error)
+}
+
+// Config configures the Spark Connect frontend.
+type Config struct {
+	// MaxMessageSize bounds a single gRPC message in either direction, in bytes.
+	MaxMessageSize int
+}
+
+// DefaultConfig returns the defaults: 128 MiB messages.
+func DefaultConfig() Config { return Config{MaxMessageSize: 128 << 20} }
+
+// Server implements SparkConnectService by forwarding to engines.
+type Server struct {
+	connect.UnimplementedSparkConnectServiceServer
+
+	cfg      Config
+	sessions Sessions
+	log      *logrus.Entry
+	grpc     *grpc.Server
+}
+
+var _ connect.SparkConnectServiceServer = (*Server)(nil)
+
+// New returns a Server; call Serve to accept connections.
+func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
+	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront")}
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
+		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
+		grpc.InitialWindowSize(8<<20),
+		grpc.InitialConnWindowSize(16<<20),
+	)
+	connect.RegisterSparkConnectServiceServer(s.grpc, s)
+	return s
+}
+
+// Serve accepts connections on ln until Stop or GracefulStop.
+func (s *Server) Serve(ln net.Listener) error { return s.grpc.Serve(ln) }
+
+// GracefulStop stops accepting and waits for in-flight calls; Stop cancels them.
+func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
+
+// Stop closes every connection and cancels in-flight calls.
+func (s *Server) Stop() { s.grpc.Stop() }
+
+// session resolves the caller's session. With auth mode NONE the client's user_id is trusted;
+// a client that sends none is "anonymous".
+func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID string) (*engine.Session, error) {
+	user := uc.GetUserId()
+	if user == "" {
+		// As HiveServer2 does for a connection without a user name.
+		user = "anonymous"
+	}
+	if sessionID == "" {
+		return nil, status.Error(codes.InvalidArgument, "session_id is required")
+	}
+	sess, err := s.sessions.AttachSession(ctx, user, sessionID, "connect")
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return sess, nil
+}
+
+// engineErr passes an engine's own status through unchanged, and explains a transport
+// failure when the session's engine has died.
+func engineErr(sess *engine.Session, err error) error {
+	if err == nil {
+		return nil
+	}
+	if dead := sess.Err(); dead != nil {
+		return toStatus(dead)
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return status.Error(codes.Canceled, err.Error())
+	}
+	return status.Error(codes.Unavailable, err.Error())
+}
+
+// toStatus maps an engine-layer error to its gRPC status; it is the only such mapping.
+func toStatus(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code := codes.Internal
+	switch engine.KindOf(err) {
+	case engine.KindUnavailable:
+		code = codes.Unavailable
+	case engine.KindNotFound:
+		code = codes.NotFound
+	case engine.KindPermissionDenied:
+		code = codes.PermissionDenied
+	case engine.KindInvalidArgument:
+		code = codes.InvalidArgument
+	}
+	if errors.Is(err, context.Canceled) {
+		code = codes.Canceled
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		code = codes.DeadlineExceeded
+	}
+	return status.Error(code, err.Error())
+}
+
+// relay copies an engine result stream to the client.
+func relay(sess *engine.Session, up grpc.ServerStreamingClient[connect.ExecutePlanResponse], down grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
+	for {
+		resp, err := up.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return engineErr(sess, err)
+		}
+		if err := down.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// ExecutePlan forwards a plan execution and relays its result stream.
+func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
+	ctx := stream.Context()
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return err
+	}
+	up, err := sess.Client().ExecutePlan(ctx, req)
+	if err != nil {
+		return engineErr(sess, err)
+	}
+	return relay(sess, up, stream)
+}
+
+// ReattachExecute forwards a reattach and relays the rest of the result stream.
+func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
+	ctx := stream.Context()
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return err
+	}
+	up, err := sess.Client().ReattachExecute(ctx, req)
+	if err != nil {
+		return engineErr(sess, err)
+	}
+	return relay(sess, up, stream)
+}
+
+// AnalyzePlan forwards an analysis request.
+func (s *Server) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanRequest) (*connect.AnalyzePlanResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().AnalyzePlan(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// Config forwards a session configuration request.
+func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*connect.ConfigResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().Config(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// AddArtifacts forwards an artifact upload stream. The session is taken from the first
+// message; every message is relayed as it arrives.
+func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtifactsRequest, connect.AddArtifactsResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err == io.EOF {
+		return status.Error(codes.InvalidArgument, "AddArtifacts stream carried no request")
+	}
+	if err != nil {
+		return err
+	}
+	sess, err := s.session(ctx, first.GetUserContext(), first.GetSessionId())
+	if err != nil {
+		return err
+	}
+	up, err := sess.Client().AddArtifacts(ctx)
+	if err != nil {
+		return engineErr(sess, err)
+	}
+	for req := first; ; {
+		if req.GetSessionId() != first.GetSessionId() {
+			return status.Error(codes.InvalidArgument, "AddArtifacts stream changed session_id")
+		}
+		if err := up.Send(req); err != nil {
+			if err == io.EOF { // the engine ended the stream; its status comes from CloseAndRecv
+				break
+			}
+			return engineErr(sess, err)
+		}
+		req, err = stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	resp, err := up.CloseAndRecv()
+	if err != nil {
+		return engineErr(sess, err)
+	}
+	return stream.SendAndClose(resp)
+}
+
+// ArtifactStatus forwards an artifact status query.
+func (s *Server) ArtifactStatus(ctx context.Context, req *connect.ArtifactStatusesRequest) (*connect.ArtifactStatusesResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().ArtifactStatus(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// Interrupt forwards an interrupt.
+func (s *Server) Interrupt(ctx context.Context, req *connect.InterruptRequest) (*connect.InterruptResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().Interrupt(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// ReleaseExecute forwards the release of a reattachable execution.
+func (s *Server) ReleaseExecute(ctx context.Context, req *connect.ReleaseExecuteRequest) (*connect.ReleaseExecuteResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().ReleaseExecute(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// ReleaseSession forwards the release and then forgets the session.
+func (s *Server) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionRequest) (*connect.ReleaseSessionResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().ReleaseSession(ctx, req)
+	if err != nil {
+		return nil, engineErr(sess, err)
+	}
+	sess.Detach()
+	return resp, nil
+}
+
+// FetchErrorDetails forwards an error-details query.
+func (s *Server) FetchErrorDetails(ctx context.Context, req *connect.FetchErrorDetailsRequest) (*connect.FetchErrorDetailsResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().FetchErrorDetails(ctx, req)
+	return resp, engineErr(sess, err)
+}
+
+// GetStatus forwards a status query.
+func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (*connect.GetStatusResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sess.Client().GetStatus(ctx, req)
+	return resp, engineErr(sess, err)
+}

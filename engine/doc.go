@@ -1,0 +1,24 @@
+// Package engine is the shared session layer of sparkbridge, and the only package that knows
+// Spark engines exist.
+//
+// An engine is a Spark Connect server. The Manager keeps one engine per user (the USER share
+// level), launching it on demand through a Launcher (spark-submit with the SparkConnectServer
+// class, bound to loopback, with a per-engine secret passed through the environment) and
+// reusing it for every later session of that user, whichever protocol the session came from.
+//
+// Both frontends get a *Session from the Manager and talk to the engine only through it:
+// Session.Client returns a Spark Connect client already bound to the user's engine and
+// authenticated with the engine's secret. Frontends never launch, probe or dial an engine.
+//
+// Lifecycles:
+//   - An engine is launched by the first session of its key; concurrent first sessions wait
+//     for that one launch. It is stopped when the Manager closes, or forgotten when its
+//     process exits, so that the next session launches a new one.
+//   - A session ends with Session.Close, which releases the engine-side Spark Connect
+//     session, or when the Manager closes.
+//   - Manager.Close stops every engine it launched; no JVM outlives the bridge. Engine
+//     processes also carry a parent-death signal, so they die with a crashed bridge.
+//
+// engine may import proto/spark/connect, grpc and the standard library. It must not import
+// the frontends or translate.
+package engine

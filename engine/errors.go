@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an engine-layer error so that each frontend can map it to its wire form.
+type Kind int
+
+// Error kinds.
+const (
+	// KindInternal is a bug or an unexpected condition in the bridge.
+	KindInternal Kind = iota
+	// KindUnavailable means the engine could not be launched, reached, or has died.
+	KindUnavailable
+	// KindNotFound means a session or operation handle is unknown.
+	KindNotFound
+	// KindPermissionDenied means the caller does not own what it referred to.
+	KindPermissionDenied
+	// KindInvalidArgument means the request itself is malformed.
+	KindInvalidArgument
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindUnavailable:
+		return "unavailable"
+	case KindNotFound:
+		return "not found"
+	case KindPermissionDenied:
+		return "permission denied"
+	case KindInvalidArgument:
+		return "invalid argument"
+	default:
+		return "internal"
+	}
+}
+
+// Error is the engine layer's error. Msg is meant for the client; Err, when set, is the cause.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(k Kind, err error, format string, args ...any) *Error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// KindOf reports the Kind of err, or KindInternal when err is not an engine error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// IsUnavailable reports whether err means the engine could not be launched or reached.
+func IsUnavailable(err error) bool { return err != nil && KindOf(err) == KindUnavailable }
+
+// IsNotFound reports whether err means an unknown session or handle.
+func IsNotFound(err error) bool { return err != nil && KindOf(err) == KindNotFound }
+
+// IsPermissionDenied reports whether err means the caller does not own the thing it named.
+func IsPermissionDenied(err error) bool { return err != nil && KindOf(err) == KindPermissionDenied }

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ServerClass is the main class of a Spark Connect server.
+const ServerClass = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+// TokenEnv is the environment variable through which an engine receives its secret
+// (spark.connect.authenticate.token); a secret on argv would be visible to every local user.
+const TokenEnv = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+
+// Spec says what to launch.
+type Spec struct {
+	// Name identifies the engine in logs and in the Spark application name.
+	Name string
+	// User is the user the engine serves.
+	User string
+	// Conf holds extra Spark confs for this engine, applied over Config.SparkConf.
+	Conf map[string]string
+}
+
+// Process is a running engine: a Spark Connect endpoint plus, for launched engines, the
+// process behind it.
+type Process interface {
+	// Addr is the host:port of the engine's Spark Connect server.
+	Addr() string
+	// Token is the bearer token the engine expects.
+	Token() string
+	// PID is the engine's process id, or 0 when the bridge did not launch it.
+	PID() int
+	// Done is closed when the process has exited.
+	Done() <-chan struct{}
+	// Stop ends the process: SIGTERM, then SIGKILL after the grace period. It waits for exit.
+	Stop(ctx context.Context) error
+}
+
+// Launcher starts engines. Launch returns once the engine process is running and its port is
+// known; the Manager then probes it for readiness.
+type Launcher interface {
+	Launch(ctx context.Context, spec Spec) (Process, error)
+}
+
+// SparkSubmit launches engines as local child processes with spark-submit.
+type SparkSubmit struct {
+	cfg Config
+	// mu serialises port selection and process start, so that two launches of this bridge
+	// never pick the same free port.
+	mu sync.Mutex
+}
+
+var _ Launcher = (*SparkSubmit)(nil)
+
+// NewSparkSubmit returns a launcher for cfg.
+func NewSparkSubmit(cfg Config) *SparkSubmit { return &SparkSubmit{cfg: cfg} }
+
+// bindFailure matches the engine's own report that its gRPC port was taken, so a launch that
+// lost a port race is retried on another port.
+var bindFailure = regexp.MustCompile(`(?i)(address already in use|failed to bind)`)
+
+// Launch starts spark-submit and waits until the process has either exited or is running.
+func (l *SparkSubmit) Launch(ctx context.Context, spec Spec) (Process, error) {
+	submit := filepath.Join(l.cfg.SparkHome, "bin", "spark-submit")
+	if _, err := os.Stat(submit); err != nil {
+		return nil, newError(KindUnavailable, err, "spark-submit not found under %q (run 'make spark')", l.cfg.SparkHome)
+	}
+	if err := os.MkdirAll(l.cfg.LogDir, 0o755); err != nil {
+		return nil, newError(KindUnavailable, err, "cannot create engine log directory")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		p, err := l.start(spec, submit)
+		if err != nil {
+			return nil, err
+		}
+		// A bind failure shows up as an early exit; anything else is the Manager's to probe.
+		select {
+		case <-p.done:
+			if bindFailure.MatchString(p.logTail()) {
+				lastErr = p.exitError()
+				continue
+			}
+			return nil, p.exitError()
+		case <-time.After(500 * time.Millisecond):
+			return p, nil
+		case <-ctx.Done():
+			_ = p.Stop(context.Background())
+			return nil, ctx.Err()
+		}
+	}
+	return nil, lastErr
+}
+
+func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	port, err := freePort()
+	if err != nil {
+		return nil, newError(KindUnavailable, err, "no free loopback port for engine %s", spec.Name)
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, newError(KindInternal, err, "cannot generate engine secret")
+	}
+	conf := map[string]string{}
+	for k, v := range l.cfg.SparkConf {
+		conf[k] = v
+	}
+	for k, v := range spec.Conf {
+		conf[k] = v
+	}
+	// The bridge owns these: the engine listens on loopback only, on the port chosen here.
+	conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
+	conf["spark.connect.grpc.binding.port"] = strconv.Itoa(port)
+	conf["spark.driver.host"] = "127.0.0.1"
+	conf["spark.driver.bindAddress"] = "127.0.0.1"
+	delete(conf, "spark.connect.authenticate.token")
+
+	args := []string{"--master", l.cfg.Master}
+	if strings.HasPrefix(l.cfg.Master, "yarn") || strings.HasPrefix(l.cfg.Master, "k8s://") {
+		args = append(args, "--deploy-mode", "client")
+	}
+	if l.cfg.DriverMemory != "" {
+		args = append(args, "--driver-memory", l.cfg.DriverMemory)
+	}
+	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ServerClass)
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--conf", k+"="+conf[k])
+	}
+
+	logPath := filepath.Join(l.cfg.LogDir, fmt.Sprintf("%s-%s.log", spec.Name, time.Now().UTC().Format("20060102T150405.000")))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, newError(KindUnavailable, err, "cannot create engine log file")
+	}
+
+	cmd := exec.Command(submit, args...)
+	cmd.Env = append(os.Environ(), TokenEnv+"="+token, "SPARK_LOCAL_IP=127.0.0.1")
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Own process group, so Stop reaches every process spark-submit starts; Pdeathsig, so the
+	// JVM dies with the bridge even when the bridge is killed without a chance to stop it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, newError(KindUnavailable, err, "cannot start spark-submit")
+	}
+	p := &localProcess{
+		cmd:     cmd,
+		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		token:   token,
+		logPath: logPath,
+		grace:   l.cfg.StopTimeout,
+		done:    make(chan struct{}),
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// localProcess is an engine JVM started by SparkSubmit.
+type localProcess struct {
+	cmd     *exec.Cmd
+	addr    string
+	token   string
+	logPath string
+	grace   time.Duration
+
+	done    chan struct{}
+	waitErr error // set before done is closed
+}
+
+func (p *localProcess) Addr() string          { return p.addr }
+func (p *localProcess) Token() string         { return p.token }
+func (p *localProcess) PID() int              { return p.cmd.Process.Pid }
+func (p *localProcess) Done() <-chan struct{} { return p.done }
+
+// LogPath is the engine's log file.
+func (p *localProcess) LogPath() string { return p.logPath }
+
+func (p *localProcess) Stop(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	t := time.NewTimer(p.grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.done
+	return nil
+}
+
+// exitError describes an engine that exited, with the tail of its log.
+func (p *localProcess) exitError() error {
+	return newError(KindUnavailable, p.waitErr, "engine process exited during start (log %s):\n%s", p.logPath, p.logTail())
+}
+
+// logTail returns the last lines of the engine's log, for error messages.
+func (p *localProcess) logTail() string {
+	return tailFile(p.logPath, 4096, 20)
+}
+
+func tailFile(path string, maxBytes int64, maxLines int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := st.Size() - maxBytes
+	if off < 0 {
+		off = 0
+	}
+	buf, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	if err != nil {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimRight(buf, "\n"), []byte("\n"))
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+

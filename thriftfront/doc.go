@@ -1,0 +1,28 @@
+// Package thriftfront serves the HiveServer2 TCLIService Thrift protocol (V1 to V11) for
+// beeline, Hive JDBC, PyHive, impyla and other HS2 clients.
+//
+// Transport: one TCP port serves both binary-transport flavours. The first byte tells them
+// apart: 0x01 starts a SASL negotiation (only PLAIN is offered; the initial response is
+// accepted with status OK or COMPLETE), 0x80 starts an unframed NOSASL binary-protocol
+// message. Anything else closes the connection with a logged reason. Frames are bounded by
+// Config.MaxFrameSize.
+//
+// Execution: ExecuteStatement turns the statement into a Spark Connect plan (package
+// translate) and starts it on the session's engine. The operation is FINISHED as soon as the
+// first Arrow batch arrives; FetchResults then pulls the engine stream batch by batch and
+// converts each slice of rows to a TRowSet, so the bridge never holds a whole result.
+//
+// Lifecycles:
+//   - A connection ends when the client closes it, on a protocol error, or at shutdown. The
+//     sessions opened on it are closed then, as HiveServer2 does for the binary transport.
+//   - A session ends with CloseSession or with its connection; its operations are closed and
+//     its engine session released.
+//   - An operation ends with CloseOperation or with its session; CancelOperation cancels the
+//     engine call first.
+//
+// Errors become TStatus values in exactly one place, toWire in status.go.
+//
+// thriftfront may import engine (its session interface), translate, idl/hiveserver,
+// proto/spark/connect, thrift, arrow-go, grpc status types and logrus. It never launches,
+// probes or dials an engine.
+package thriftfront

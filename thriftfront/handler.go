@@ -1,0 +1,427 @@
+package thriftfront
+
+import (
+	"context"
+	"crypto/rand"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+	"github.com/sparkbridge/sparkbridge/translate"
+)
+
+// Sessions is what the frontend needs of the engine layer.
+type Sessions interface {
+	OpenSession(ctx context.Context, user, protocol string) (*engine.Session, error)
+}
+
+// Handler implements TCLIService over engine sessions. It is shared by every connection.
+type Handler struct {
+	cfg      Config
+	sessions Sessions
+	log      *logrus.Entry
+	mem      memory.Allocator
+
+	// mu guards sess and ops.
+	mu   sync.Mutex
+	sess map[string]*session   // by handle GUID
+	ops  map[string]*operation // by handle GUID
+}
+
+var _ hiveserver.TCLIService = (*Handler)(nil)
+
+// NewHandler returns a Handler that opens sessions through sessions.
+func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
+	return &Handler{
+		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
+		mem:  memory.NewGoAllocator(),
+		sess: map[string]*session{}, ops: map[string]*operation{},
+	}
+}
+
+// session is one HS2 session: a handle bound to an engine session.
+type session struct {
+	guid     []byte
+	secret   []byte
+	user     string
+	protocol hiveserver.TProtocolVersion
+	es       *engine.Session
+	conn     *connInfo
+
+	// mu guards ops.
+	mu  sync.Mutex
+	ops map[string]*operation
+}
+
+func newUUID() uuid.UUID { return uuid.New() }
+
+// checkPassword validates SASL PLAIN credentials. With auth mode NONE, as in HiveServer2,
+// every user and password is accepted and the user name is the identity.
+func (h *Handler) checkPassword(plainCredentials) error { return nil }
+
+func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error) {
+	if hd == nil || hd.SessionId == nil {
+		return nil, invalidHandle("session")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.sess[string(hd.SessionId.GUID)]
+	if !ok {
+		return nil, invalidHandle("session")
+	}
+	return s, nil
+}
+
+func (h *Handler) lookupOp(hd *hiveserver.TOperationHandle) (*operation, error) {
+	if hd == nil || hd.OperationId == nil {
+		return nil, invalidHandle("operation")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	op, ok := h.ops[string(hd.OperationId.GUID)]
+	if !ok {
+		return nil, invalidHandle("operation")
+	}
+	return op, nil
+}
+
+// OpenSession opens an engine session for the connection's user, launching the user's engine
+// on first use.
+func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionReq) (*hiveserver.TOpenSessionResp, error) {
+	resp := &hiveserver.TOpenSessionResp{ServerProtocolVersion: h.cfg.ServerProtocol}
+	ci := connInfoFrom(ctx)
+	user := ""
+	if ci != nil && ci.authenticated {
+		user = ci.user
+	} else if req.Username != nil {
+		user = *req.Username
+	}
+	if user == "" {
+		user = "anonymous"
+	}
+	proto := req.ClientProtocol
+	if proto > h.cfg.ServerProtocol {
+		proto = h.cfg.ServerProtocol
+	}
+	resp.ServerProtocolVersion = proto
+
+	es, err := h.sessions.OpenSession(ctx, user, "thrift")
+	if err != nil {
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
+	id, err := uuid.Parse(es.ID)
+	if err != nil {
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{}}
+
+	if db := req.Configuration["use:database"]; db != "" && !strings.EqualFold(db, "default") {
+		if err := h.runToCompletion(s, "USE "+quoteIdent(db)); err != nil {
+			_ = es.Close(context.Background())
+			resp.Status = errStatus(err)
+			return resp, nil
+		}
+	}
+
+	h.mu.Lock()
+	h.sess[string(s.guid)] = s
+	h.mu.Unlock()
+	if ci != nil {
+		ci.addSession(string(s.guid))
+	}
+	h.log.WithFields(logrus.Fields{"user": user, "session": es.ID, "engine": es.EngineID(), "protocol": int(proto)}).Info("thrift session opened")
+	resp.Status = okStatus()
+	resp.SessionHandle = &hiveserver.TSessionHandle{SessionId: &hiveserver.THandleIdentifier{GUID: s.guid, Secret: s.secret}}
+	resp.Configuration = map[string]string{
+		"hive.server2.thrift.resultset.default.fetch.size": strconv.Itoa(h.cfg.DefaultFetchSize),
+	}
+	return resp, nil
+}
+
+// runToCompletion executes a statement whose result is not wanted.
+func (h *Handler) runToCompletion(s *session, stmt string) error {
+	op := newOperation(s, stmt, h.mem)
+	op.run(s.es)
+	defer op.close()
+	if st, err, _ := op.status(); st == hiveserver.TOperationState_ERROR_STATE {
+		return err
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// CloseSession closes the session's operations and releases its engine session.
+func (h *Handler) CloseSession(ctx context.Context, req *hiveserver.TCloseSessionReq) (*hiveserver.TCloseSessionResp, error) {
+	s, err := h.lookupSession(req.SessionHandle)
+	if err != nil {
+		return &hiveserver.TCloseSessionResp{Status: errStatus(err)}, nil
+	}
+	h.closeSession(s)
+	return &hiveserver.TCloseSessionResp{Status: okStatus()}, nil
+}
+
+func (h *Handler) closeSession(s *session) {
+	h.mu.Lock()
+	if h.sess[string(s.guid)] != s {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sess, string(s.guid))
+	h.mu.Unlock()
+	if s.conn != nil {
+		s.conn.removeSession(string(s.guid))
+	}
+	s.mu.Lock()
+	ops := s.ops
+	s.ops = map[string]*operation{}
+	s.mu.Unlock()
+	for _, op := range ops {
+		h.forgetOp(op)
+		op.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.es.Close(ctx); err != nil {
+		h.log.WithError(err).WithField("session", s.es.ID).Info("releasing engine session failed")
+	}
+	h.log.WithFields(logrus.Fields{"user": s.user, "session": s.es.ID}).Info("thrift session closed")
+}
+
+// closeConnSessions closes the sessions a connection opened, when it ends.
+func (h *Handler) closeConnSessions(ci *connInfo) {
+	for _, key := range ci.takeSessions() {
+		h.mu.Lock()
+		s := h.sess[key]
+		h.mu.Unlock()
+		if s != nil {
+			h.closeSession(s)
+		}
+	}
+}
+
+func (h *Handler) forgetOp(op *operation) {
+	h.mu.Lock()
+	delete(h.ops, string(op.guid))
+	h.mu.Unlock()
+}
+
+func (h *Handler) opHandle(op *operation, hasResult bool) *hiveserver.TOperationHandle {
+	return &hiveserver.TOperationHandle{
+		OperationId:   &hiveserver.THandleIdentifier{GUID: op.guid, Secret: op.sess.secret},
+		OperationType: hiveserver.TOperationType_EXECUTE_STATEMENT,
+		HasResultSet:  hasResult,
+	}
+}
+
+// ExecuteStatement runs a statement on the session's engine: synchronously, or in the
+// background when the client asks for runAsync.
+func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecuteStatementReq) (*hiveserver.TExecuteStatementResp, error) {
+	s, err := h.lookupSession(req.SessionHandle)
+	if err != nil {
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
+	}
+	stmt := strings.TrimSpace(req.Statement)
+	stmt = strings.TrimRight(stmt, "; \t\r\n")
+	if stmt == "" {
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(invalidRequest("empty statement"))}, nil
+	}
+	op := newOperation(s, stmt, h.mem)
+	h.mu.Lock()
+	h.ops[string(op.guid)] = op
+	h.mu.Unlock()
+	s.mu.Lock()
+	s.ops[string(op.guid)] = op
+	s.mu.Unlock()
+
+	if req.RunAsync {
+		go op.run(s.es)
+		return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, true)}, nil
+	}
+	op.run(s.es)
+	st, opErr, schema := op.status()
+	if st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_CANCELED_STATE {
+		h.detachOp(op)
+		op.close()
+		if opErr == nil {
+			opErr = invalidRequest("operation cancelled")
+		}
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(opErr)}, nil
+	}
+	return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, schema != nil && len(schema.Columns) > 0)}, nil
+}
+
+func (h *Handler) detachOp(op *operation) {
+	h.forgetOp(op)
+	op.sess.mu.Lock()
+	delete(op.sess.ops, string(op.guid))
+	op.sess.mu.Unlock()
+}
+
+// GetOperationStatus reports an operation's state, with Spark's SQLSTATE on errors.
+func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOperationStatusReq) (*hiveserver.TGetOperationStatusResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return &hiveserver.TGetOperationStatusResp{Status: errStatus(err)}, nil
+	}
+	st, opErr, schema := op.status()
+	resp := &hiveserver.TGetOperationStatusResp{Status: okStatus(), OperationState: &st}
+	op.mu.Lock()
+	started := op.started.UnixMilli()
+	resp.OperationStarted = &started
+	if !op.completed.IsZero() {
+		done := op.completed.UnixMilli()
+		resp.OperationCompleted = &done
+	}
+	op.mu.Unlock()
+	if schema != nil {
+		has := len(schema.Columns) > 0
+		resp.HasResultSet = &has
+	}
+	if st == hiveserver.TOperationState_ERROR_STATE && opErr != nil {
+		we := toWire(opErr)
+		resp.ErrorMessage, resp.SqlState, resp.ErrorCode = &we.msg, &we.sqlState, &we.code
+	}
+	return resp, nil
+}
+
+// GetResultSetMetadata returns the result schema of a finished operation.
+func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGetResultSetMetadataReq) (*hiveserver.TGetResultSetMetadataResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(err)}, nil
+	}
+	st, opErr, schema := op.status()
+	switch {
+	case st == hiveserver.TOperationState_ERROR_STATE:
+		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(opErr)}, nil
+	case schema == nil:
+		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(invalidRequest("the operation has not finished; its result schema is not known yet"))}, nil
+	}
+	return &hiveserver.TGetResultSetMetadataResp{Status: okStatus(), Schema: schema}, nil
+}
+
+// FetchResults returns the next rows of a finished operation (fetchType 0), or its log (1).
+func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResultsReq) (*hiveserver.TFetchResultsResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
+	}
+	columnar := op.sess.protocol >= hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
+	if req.FetchType == 1 {
+		// Operation logs are not collected yet: an empty log keeps clients that poll it happy.
+		logSchema := &hiveserver.TTableSchema{Columns: []*hiveserver.TColumnDesc{{
+			ColumnName: "operation_log", Position: 1,
+			TypeDesc: &hiveserver.TTypeDesc{Types: []*hiveserver.TTypeEntry{{PrimitiveEntry: &hiveserver.TPrimitiveTypeEntry{Type: hiveserver.TTypeId_STRING_TYPE}}}},
+		}}}
+		hasMore := false
+		return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &hasMore, Results: translate.EmptyRowSet(logSchema, columnar)}, nil
+	}
+	st, opErr, _ := op.status()
+	switch st {
+	case hiveserver.TOperationState_FINISHED_STATE:
+	case hiveserver.TOperationState_ERROR_STATE:
+		return &hiveserver.TFetchResultsResp{Status: errStatus(opErr)}, nil
+	default:
+		return &hiveserver.TFetchResultsResp{Status: errStatus(invalidRequest("the operation is " + st.String() + "; results can be fetched once it has finished"))}, nil
+	}
+	if req.Orientation != hiveserver.TFetchOrientation_FETCH_NEXT {
+		op.fetchMu.Lock()
+		atStart := op.rowOffset == 0
+		op.fetchMu.Unlock()
+		if !(req.Orientation == hiveserver.TFetchOrientation_FETCH_FIRST && atStart) {
+			return &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}, nil
+		}
+	}
+	rs, more, err := op.fetch(int(req.MaxRows), columnar)
+	if err != nil {
+		if dead := op.sess.es.Err(); dead != nil {
+			err = dead
+		}
+		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
+	}
+	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
+}
+
+// CancelOperation stops an operation's engine execution.
+func (h *Handler) CancelOperation(ctx context.Context, req *hiveserver.TCancelOperationReq) (*hiveserver.TCancelOperationResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return &hiveserver.TCancelOperationResp{Status: errStatus(err)}, nil
+	}
+	op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
+	op.cancel()
+	return &hiveserver.TCancelOperationResp{Status: okStatus()}, nil
+}
+
+// CloseOperation releases an operation and everything it buffers.
+func (h *Handler) CloseOperation(ctx context.Context, req *hiveserver.TCloseOperationReq) (*hiveserver.TCloseOperationResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return &hiveserver.TCloseOperationResp{Status: errStatus(err)}, nil
+	}
+	h.detachOp(op)
+	op.close()
+	return &hiveserver.TCloseOperationResp{Status: okStatus()}, nil
+}
+
+// GetInfo answers the server and DBMS name and version questions JDBC asks on connect.
+func (h *Handler) GetInfo(ctx context.Context, req *hiveserver.TGetInfoReq) (*hiveserver.TGetInfoResp, error) {
+	s, err := h.lookupSession(req.SessionHandle)
+	if err != nil {
+		return &hiveserver.TGetInfoResp{Status: errStatus(err), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+	}
+	var v string
+	switch req.InfoType {
+	case hiveserver.TGetInfoType_CLI_SERVER_NAME:
+		v = "sparkbridge"
+	case hiveserver.TGetInfoType_CLI_DBMS_NAME:
+		v = "Spark SQL"
+	case hiveserver.TGetInfoType_CLI_DBMS_VER:
+		v = s.es.SparkVersion()
+	default:
+		return &hiveserver.TGetInfoResp{Status: errStatus(notSupported("GetInfo " + req.InfoType.String())), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+	}
+	return &hiveserver.TGetInfoResp{Status: okStatus(), InfoValue: &hiveserver.TGetInfoValue{StringValue: &v}}, nil
+}
+
+// GetQueryId returns the engine operation id behind an operation handle.
+func (h *Handler) GetQueryId(ctx context.Context, req *hiveserver.TGetQueryIdReq) (*hiveserver.TGetQueryIdResp, error) {
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return nil, err
+	}
+	return &hiveserver.TGetQueryIdResp{QueryId: op.id}, nil
+}
+
+// SetClientInfo accepts client information; nothing in it changes how the bridge behaves.
+func (h *Handler) SetClientInfo(ctx context.Context, req *hiveserver.TSetClientInfoReq) (*hiveserver.TSetClientInfoResp, error) {
+	if _, err := h.lookupSession(req.SessionHandle); err != nil {
+		return &hiveserver.TSetClientInfoResp{Status: errStatus(err)}, nil
+	}
+	return &hiveserver.TSetClientInfoResp{Status: okStatus()}, nil
+}
+
+// Close closes every session, for server shutdown.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	all := make([]*session, 0, len(h.sess))
+	for _, s := range h.sess {
+		all = append(all, s)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		h.closeSession(s)
+	}
+}

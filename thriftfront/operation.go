@@ -1,0 +1,236 @@
+package thriftfront
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/translate"
+)
+
+// operation is one ExecuteStatement: a Spark Connect plan execution on the session's engine
+// whose result stream is read lazily, batch by batch, as the client fetches.
+//
+// Lifecycle: start launches the execution and waits for its first Arrow batch (or its end);
+// the operation is then FINISHED and the rest of the stream is pulled by fetch. close cancels
+// the engine call and releases every buffered batch.
+type operation struct {
+	id    string // Spark Connect operation id; also the HS2 handle GUID
+	guid  []byte
+	sess  *session
+	query string
+	mem   memory.Allocator
+
+	ctx    context.Context // cancelled by cancel/close; the engine call runs under it
+	cancel context.CancelFunc
+	ready  chan struct{} // closed when the first batch, the end, or an error has arrived
+
+	// mu guards the status fields below.
+	mu        sync.Mutex
+	state     hiveserver.TOperationState
+	err       error
+	started   time.Time
+	completed time.Time
+	schema    *hiveserver.TTableSchema // nil until known; empty when there is no result set
+
+	// fetchMu serialises fetches; it guards stream, cur, curOff, pending, rowOffset, eof.
+	fetchMu   sync.Mutex
+	stream    grpc.ServerStreamingClient[connect.ExecutePlanResponse]
+	pending   []arrow.RecordBatch
+	cur       arrow.RecordBatch
+	curOff    int
+	rowOffset int64
+	eof       bool
+}
+
+func newOperation(s *session, query string, mem memory.Allocator) *operation {
+	id := newUUID()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &operation{
+		id: id.String(), guid: id[:], sess: s, query: query, mem: mem,
+		ctx: ctx, cancel: cancel, ready: make(chan struct{}),
+		state: hiveserver.TOperationState_INITIALIZED_STATE, started: time.Now(),
+	}
+}
+
+// run starts the engine execution and reads until the first Arrow batch. It is called once,
+// synchronously or on its own goroutine for runAsync; ready is closed when it returns.
+func (op *operation) run(es *engine.Session) {
+	defer close(op.ready)
+	op.setState(hiveserver.TOperationState_RUNNING_STATE, nil)
+	stream, err := es.Client().ExecutePlan(op.ctx, &connect.ExecutePlanRequest{
+		SessionId:   es.ID,
+		UserContext: es.UserContext(),
+		OperationId: &op.id,
+		ClientType:  strPtr("sparkbridge/thrift"),
+		Plan:        translate.StatementPlan(op.query),
+	})
+	if err != nil {
+		op.fail(es, err)
+		return
+	}
+	op.fetchMu.Lock()
+	op.stream = stream
+	err = op.pull()
+	schema := op.arrowSchema()
+	op.fetchMu.Unlock()
+	if err != nil {
+		op.fail(es, err)
+		return
+	}
+	ts := &hiveserver.TTableSchema{Columns: []*hiveserver.TColumnDesc{}}
+	if schema != nil {
+		if ts, err = translate.TableSchema(schema); err != nil {
+			op.fail(es, err)
+			return
+		}
+	}
+	op.mu.Lock()
+	op.schema = ts
+	op.mu.Unlock()
+	op.setState(hiveserver.TOperationState_FINISHED_STATE, nil)
+}
+
+func (op *operation) fail(es *engine.Session, err error) {
+	if dead := es.Err(); dead != nil {
+		err = dead
+	}
+	if op.ctx.Err() != nil {
+		op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
+		return
+	}
+	op.setState(hiveserver.TOperationState_ERROR_STATE, err)
+}
+
+func (op *operation) setState(st hiveserver.TOperationState, err error) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	// A cancelled or closed operation stays so, whatever its execution reports later.
+	if op.state == hiveserver.TOperationState_CANCELED_STATE || op.state == hiveserver.TOperationState_CLOSED_STATE {
+		return
+	}
+	op.state, op.err = st, err
+	switch st {
+	case hiveserver.TOperationState_FINISHED_STATE, hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_CANCELED_STATE:
+		op.completed = time.Now()
+	}
+}
+
+func (op *operation) status() (hiveserver.TOperationState, error, *hiveserver.TTableSchema) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.state, op.err, op.schema
+}
+
+// arrowSchema is the schema of the first buffered batch. Caller holds fetchMu.
+func (op *operation) arrowSchema() *arrow.Schema {
+	if op.cur != nil {
+		return op.cur.Schema()
+	}
+	if len(op.pending) > 0 {
+		return op.pending[0].Schema()
+	}
+	return nil
+}
+
+// pull reads the stream until it has buffered at least one record or reached the end.
+// Caller holds fetchMu.
+func (op *operation) pull() error {
+	for len(op.pending) == 0 && !op.eof {
+		resp, err := op.stream.Recv()
+		if errors.Is(err, io.EOF) {
+			op.eof = true
+			return nil
+		}
+		if err != nil {
+			op.eof = true
+			return err
+		}
+		if _, ok := resp.GetResponseType().(*connect.ExecutePlanResponse_ResultComplete_); ok {
+			continue
+		}
+		batch := resp.GetArrowBatch()
+		if batch == nil {
+			continue
+		}
+		_, recs, err := translate.DecodeArrowBatch(batch.GetData(), op.mem)
+		if err != nil {
+			return err
+		}
+		op.pending = append(op.pending, recs...)
+	}
+	return nil
+}
+
+// fetch returns up to maxRows rows from the current position. An empty row set means the
+// result is exhausted.
+func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, bool, error) {
+	op.fetchMu.Lock()
+	defer op.fetchMu.Unlock()
+	for op.cur == nil || op.curOff >= int(op.cur.NumRows()) {
+		if op.cur != nil {
+			op.cur.Release()
+			op.cur = nil
+		}
+		if len(op.pending) == 0 {
+			if op.stream == nil || op.eof {
+				_, _, schema := op.status()
+				return translate.EmptyRowSet(schema, columnar), false, nil
+			}
+			if err := op.pull(); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		op.cur, op.pending = op.pending[0], op.pending[1:]
+		op.curOff = 0
+	}
+	n := int(op.cur.NumRows()) - op.curOff
+	if maxRows > 0 && n > maxRows {
+		n = maxRows
+	}
+	var rs *hiveserver.TRowSet
+	var err error
+	if columnar {
+		rs, err = translate.ColumnarRowSet(op.cur, op.curOff, n, op.rowOffset)
+	} else {
+		rs, err = translate.RowBasedRowSet(op.cur, op.curOff, n, op.rowOffset)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	op.curOff += n
+	op.rowOffset += int64(n)
+	return rs, true, nil
+}
+
+// close cancels the engine call, waits for a running start to notice, and frees buffers.
+func (op *operation) close() {
+	op.cancel()
+	<-op.ready
+	op.fetchMu.Lock()
+	defer op.fetchMu.Unlock()
+	if op.cur != nil {
+		op.cur.Release()
+		op.cur = nil
+	}
+	for _, r := range op.pending {
+		r.Release()
+	}
+	op.pending = nil
+	op.eof = true
+	op.mu.Lock()
+	op.state = hiveserver.TOperationState_CLOSED_STATE
+	op.mu.Unlock()
+}
+
+func strPtr(s string) *string { return &s }

@@ -1,0 +1,205 @@
+package thriftfront
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// SASL negotiation status bytes, as in Thrift's TSaslTransport.
+const (
+	saslStart    byte = 1
+	saslOK       byte = 2
+	saslBad      byte = 3
+	saslError    byte = 4
+	saslComplete byte = 5
+)
+
+// maxSASLNegotiation bounds a negotiation message payload; PLAIN needs a few hundred bytes.
+const maxSASLNegotiation = 64 << 10
+
+// plainCredentials are the parts of a SASL PLAIN response (RFC 4616).
+type plainCredentials struct {
+	AuthzID  string
+	User     string
+	Password string
+}
+
+// parsePlain splits a PLAIN response. Like Hive's PlainSaslServer it accepts the standard
+// three-token form "authzid\0user\0password" and the two-token form "user\0password".
+func parsePlain(resp []byte) (plainCredentials, error) {
+	parts := bytes.Split(resp, []byte{0})
+	switch len(parts) {
+	case 3:
+		c := plainCredentials{AuthzID: string(parts[0]), User: string(parts[1]), Password: string(parts[2])}
+		if c.User == "" {
+			return c, fmt.Errorf("PLAIN response has no user name")
+		}
+		return c, nil
+	case 2:
+		c := plainCredentials{User: string(parts[0]), Password: string(parts[1])}
+		if c.User == "" {
+			return c, fmt.Errorf("PLAIN response has no user name")
+		}
+		return c, nil
+	default:
+		return plainCredentials{}, fmt.Errorf("PLAIN response has %d NUL-separated fields, want 2 or 3", len(parts))
+	}
+}
+
+// readSASLMessage reads one negotiation message: status byte, 4-byte big-endian length, payload.
+func readSASLMessage(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxSASLNegotiation {
+		return hdr[0], nil, fmt.Errorf("SASL negotiation message of %d bytes exceeds %d", n, maxSASLNegotiation)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return hdr[0], nil, err
+	}
+	return hdr[0], payload, nil
+}
+
+func writeSASLMessage(w io.Writer, status byte, payload []byte) error {
+	buf := make([]byte, 5+len(payload))
+	buf[0] = status
+	binary.BigEndian.PutUint32(buf[1:], uint32(len(payload)))
+	copy(buf[5:], payload)
+	_, err := w.Write(buf)
+	return err
+}
+
+// saslHandshake runs the server side of a SASL PLAIN negotiation on a connection whose first
+// byte was START, and returns the client's credentials. check validates them; its error is
+// sent to the client as a BAD message.
+func saslHandshake(r io.Reader, w io.Writer, check func(plainCredentials) error) (plainCredentials, error) {
+	status, mech, err := readSASLMessage(r)
+	if err != nil {
+		return plainCredentials{}, fmt.Errorf("reading SASL START: %w", err)
+	}
+	if status != saslStart {
+		return plainCredentials{}, fmt.Errorf("SASL negotiation began with status %d, want START", status)
+	}
+	if string(mech) != "PLAIN" {
+		msg := fmt.Sprintf("unsupported SASL mechanism %q: this server supports PLAIN", mech)
+		_ = writeSASLMessage(w, saslBad, []byte(msg))
+		return plainCredentials{}, fmt.Errorf("%s", msg)
+	}
+	// Java clients send the PLAIN response as COMPLETE, others as OK: both are accepted.
+	status, resp, err := readSASLMessage(r)
+	if err != nil {
+		return plainCredentials{}, fmt.Errorf("reading SASL PLAIN response: %w", err)
+	}
+	if status != saslOK && status != saslComplete {
+		msg := fmt.Sprintf("unexpected SASL status %d in PLAIN response", status)
+		_ = writeSASLMessage(w, saslError, []byte(msg))
+		return plainCredentials{}, fmt.Errorf("%s", msg)
+	}
+	creds, err := parsePlain(resp)
+	if err == nil {
+		err = check(creds)
+	}
+	if err != nil {
+		_ = writeSASLMessage(w, saslBad, []byte("authentication failed: "+err.Error()))
+		return creds, fmt.Errorf("authentication failed for %q: %w", creds.User, err)
+	}
+	if err := writeSASLMessage(w, saslComplete, nil); err != nil {
+		return creds, err
+	}
+	return creds, nil
+}
+
+// saslTransport is the framed transport that follows a PLAIN negotiation: every message is
+// a 4-byte big-endian length and the payload (PLAIN negotiates no integrity or privacy layer).
+type saslTransport struct {
+	conn     net.Conn
+	r        *bufio.Reader
+	maxFrame int
+
+	frame []byte // unread rest of the current incoming frame
+	rbuf  []byte // backing storage for frame, reused
+	wbuf  bytes.Buffer
+}
+
+var _ thrift.TTransport = (*saslTransport)(nil)
+
+func newSASLTransport(conn net.Conn, r *bufio.Reader, maxFrame int) *saslTransport {
+	return &saslTransport{conn: conn, r: r, maxFrame: maxFrame}
+}
+
+func (t *saslTransport) Open() error  { return nil }
+func (t *saslTransport) IsOpen() bool { return true }
+func (t *saslTransport) Close() error { return t.conn.Close() }
+
+func (t *saslTransport) Read(p []byte) (int, error) {
+	if len(t.frame) == 0 {
+		if err := t.readFrame(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, t.frame)
+	t.frame = t.frame[n:]
+	return n, nil
+}
+
+func (t *saslTransport) readFrame() error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(t.r, hdr[:]); err != nil {
+		return err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]))
+	if n < 0 || n > t.maxFrame {
+		return thrift.NewTTransportException(thrift.UNKNOWN_TRANSPORT_EXCEPTION,
+			fmt.Sprintf("frame of %d bytes exceeds the %d-byte limit", n, t.maxFrame))
+	}
+	if cap(t.rbuf) < n {
+		t.rbuf = make([]byte, n)
+	}
+	t.frame = t.rbuf[:n]
+	_, err := io.ReadFull(t.r, t.frame)
+	return err
+}
+
+func (t *saslTransport) Write(p []byte) (int, error) { return t.wbuf.Write(p) }
+
+func (t *saslTransport) Flush(ctx context.Context) error {
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(t.wbuf.Len()))
+	bufs := net.Buffers{hdr[:], t.wbuf.Bytes()}
+	_, err := bufs.WriteTo(t.conn)
+	t.wbuf.Reset()
+	return err
+}
+
+func (t *saslTransport) RemainingBytes() uint64 { return uint64(len(t.frame)) }
+
+// rawTransport is the unframed NOSASL transport: the binary protocol straight on the socket.
+type rawTransport struct {
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+}
+
+var _ thrift.TTransport = (*rawTransport)(nil)
+
+func newRawTransport(conn net.Conn, r *bufio.Reader) *rawTransport {
+	return &rawTransport{conn: conn, r: r, w: bufio.NewWriterSize(conn, 64<<10)}
+}
+
+func (t *rawTransport) Open() error                 { return nil }
+func (t *rawTransport) IsOpen() bool                { return true }
+func (t *rawTransport) Close() error                { return t.conn.Close() }
+func (t *rawTransport) Read(p []byte) (int, error)  { return t.r.Read(p) }
+func (t *rawTransport) Write(p []byte) (int, error) { return t.w.Write(p) }
+func (t *rawTransport) Flush(context.Context) error { return t.w.Flush() }
+func (t *rawTransport) RemainingBytes() uint64      { return ^uint64(0) }

@@ -1,0 +1,224 @@
+package thriftfront
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+)
+
+// Config configures the HiveServer2 frontend.
+type Config struct {
+	// MaxFrameSize bounds one Thrift message (a SASL frame or a NOSASL message), in bytes.
+	MaxFrameSize int
+	// HandshakeTimeout bounds the time from accept to the end of SASL negotiation.
+	HandshakeTimeout time.Duration
+	// ServerProtocol is the highest TCLIService protocol version the server speaks.
+	ServerProtocol hiveserver.TProtocolVersion
+	// DefaultFetchSize is echoed to clients as hive.server2.thrift.resultset.default.fetch.size.
+	DefaultFetchSize int
+}
+
+// DefaultConfig returns the defaults: 256 MiB frames, V11.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrameSize:     256 << 20,
+		HandshakeTimeout: 30 * time.Second,
+		ServerProtocol:   hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V11,
+		DefaultFetchSize: 10000,
+	}
+}
+
+// Server accepts HiveServer2 binary-transport connections, SASL PLAIN and NOSASL on one port.
+type Server struct {
+	cfg     Config
+	handler *Handler
+	log     *logrus.Entry
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // one per connection
+
+	// mu guards conns.
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// NewServer returns a Server that serves handler.
+func NewServer(cfg Config, handler *Handler, log *logrus.Entry) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, handler: handler, log: log.WithField("component", "thriftfront"), ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections on ln until ln is closed.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		s.conns[conn] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(conn)
+			s.mu.Lock()
+			delete(s.conns, conn)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close closes every connection (which closes their sessions) and waits for them to end.
+func (s *Server) Close() {
+	s.cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// serveConn runs one connection: transport detection, optional SASL, then requests until the
+// client leaves. Sessions opened on the connection are closed when it ends, as HiveServer2
+// does for the binary transport.
+func (s *Server) serveConn(conn net.Conn) {
+	defer conn.Close()
+	log := s.log.WithField("remote", conn.RemoteAddr().String())
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	br := bufio.NewReaderSize(conn, 64<<10)
+	first, err := br.Peek(1)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			log.WithError(err).Info("connection closed before the first byte")
+		}
+		return
+	}
+
+	var trans thrift.TTransport
+	ci := &connInfo{remote: conn.RemoteAddr().String()}
+	switch first[0] {
+	case saslStart:
+		creds, err := saslHandshake(br, conn, s.handler.checkPassword)
+		if err != nil {
+			log.WithError(err).Warn("closing connection: SASL negotiation failed")
+			return
+		}
+		ci.user, ci.authenticated = creds.User, true
+		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
+	case 0x80: // first byte of a strict binary-protocol message: NOSASL
+		trans = newRawTransport(conn, br)
+	default:
+		log.Warnf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0])
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+
+	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
+	prot := thrift.NewTBinaryProtocolConf(trans, conf)
+	proc := hiveserver.NewTCLIServiceProcessor(s.handler)
+	ctx := withConnInfo(s.ctx, ci)
+	defer s.handler.closeConnSessions(ci)
+
+	// A blocked read ends when the server shuts down.
+	stop := context.AfterFunc(s.ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	for {
+		ok, err := proc.Process(ctx, prot, prot)
+		if err != nil {
+			var ae thrift.TApplicationException
+			if errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD {
+				log.WithError(err).Info("unknown method")
+				continue
+			}
+			if isClientGone(err) {
+				return
+			}
+			log.WithError(err).Warn("closing connection: protocol error")
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
+// isClientGone reports a normal disconnect, which is not worth a log line.
+func isClientGone(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var te thrift.TTransportException
+	if errors.As(err, &te) && te.TypeId() == thrift.END_OF_FILE {
+		return true
+	}
+	return false
+}
+
+// connInfo is what a request knows of its connection.
+type connInfo struct {
+	remote        string
+	user          string // from SASL; empty for NOSASL
+	authenticated bool
+
+	// mu guards sessions.
+	mu       sync.Mutex
+	sessions map[string]struct{} // session handle keys opened on this connection
+}
+
+type connInfoKey struct{}
+
+func withConnInfo(ctx context.Context, ci *connInfo) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+func connInfoFrom(ctx context.Context) *connInfo {
+	ci, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return ci
+}
+
+func (ci *connInfo) addSession(key string) {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	if ci.sessions == nil {
+		ci.sessions = map[string]struct{}{}
+	}
+	ci.sessions[key] = struct{}{}
+}
+
+func (ci *connInfo) removeSession(key string) {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	delete(ci.sessions, key)
+}
+
+func (ci *connInfo) takeSessions() []string {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	out := make([]string, 0, len(ci.sessions))
+	for k := range ci.sessions {
+		out = append(out, k)
+	}
+	ci.sessions = nil
+	return out
+}
+
