@@ -55,7 +55,9 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 }
 
 // Serve accepts connections on ln until Stop or GracefulStop.
-func (s *Server) Serve(ln net.Listener) error { return s.grpc.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.grpc.Serve(prefaceListener{Listener: ln, log: s.log})
+}
 
 // GracefulStop stops accepting and waits for in-flight calls; Stop cancels them.
 func (s *Server) GracefulStop() { s.grpc.GracefulStop() }

@@ -1,0 +1,54 @@
+# sparkbridge: the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+GO          ?= go
+SPARK_HOME   = $(shell scripts/spark-home.sh)
+THRIFT_ADDR ?= :10000
+CONNECT_ADDR?= :15002
+ITEST_TIMEOUT ?= 25m
+
+.PHONY: run spark build generate check-generated test unit itest vet fuzz clean
+
+## run: prepare the Spark runtime if missing, build, and start the bridge on :10000 and :15002
+run: spark build
+	./bin/sparkbridge -spark-home "$(SPARK_HOME)" -thrift-addr "$(THRIFT_ADDR)" -connect-addr "$(CONNECT_ADDR)"
+
+## spark: install the pinned pyspark (spark-submit, Spark Connect, beeline) into .venv
+spark:
+	@scripts/setup-spark.sh
+
+build:
+	$(GO) build -o bin/sparkbridge ./cmd/sparkbridge
+
+## generate: rebuild idl/ and proto/ from the pinned registry packages
+generate: spark
+	idl/generate.sh
+	proto/generate.sh
+
+## check-generated: fail when regenerating would change the committed code
+check-generated: spark
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	idl/generate.sh $$tmp/idl 2>/dev/null && proto/generate.sh $$tmp/proto && \
+	diff -r -q idl/hiveserver $$tmp/idl/hiveserver && diff -r -q proto/spark $$tmp/proto/spark && \
+	echo "check-generated: idl/ and proto/ match their generators"
+
+## test: every unit and integration test, against real Spark and real clients
+test: spark vet unit itest
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /itest)
+
+itest:
+	SPARK_HOME="$(SPARK_HOME)" SPARKBRIDGE_VENV="$(CURDIR)/.venv" $(GO) test -count=1 -v -timeout $(ITEST_TIMEOUT) ./itest/...
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=30s ./translate
+	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=30s ./thriftfront
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,75 @@
+package itest
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// beeline runs statements through the bridge as user and returns the csv2 output lines
+// (header first), with beeline's own chatter removed.
+func beeline(t *testing.T, user string, sql string) []string {
+	t.Helper()
+	out := runClient(t, 5*time.Minute, filepath.Join(bridge.sparkHome, "bin", "beeline"),
+		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default",
+		"-n", user, "-p", "any-password",
+		"--outputformat=csv2", "--silent=true", "--showHeader=true", "--incremental=true",
+		"-e", sql)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		// Even with --silent, beeline prefixes the first line of a result with its prompt.
+		l = beelinePrompt.ReplaceAllString(l, "")
+		if l == "" {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+var beelinePrompt = regexp.MustCompile(`^\d+: jdbc:hive2://\S*> `)
+
+func TestBeelineSelectOne(t *testing.T) {
+	got := beeline(t, "alice", "SELECT 1 AS one, 'a' AS s")
+	want := []string{"one,s", "1,a"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("beeline printed %q, want %q", got, want)
+	}
+}
+
+// TestBeelineRange fetches 100,000 rows of booleans, ints, bigints, doubles, strings and
+// nulls, and checks every value.
+func TestBeelineRange(t *testing.T) {
+	const n = 100000
+	got := beeline(t, "alice", fmt.Sprintf(`SELECT id, CAST(id %% 1000 AS INT) AS i, id * 2 AS twice, CAST(id AS STRING) AS s,
+		id %% 2 = 0 AS even, IF(id %% 3 = 0, NULL, id) AS maybe, id / 4 AS q FROM range(%d)`, n))
+	if len(got) != n+1 {
+		t.Fatalf("beeline printed %d lines, want a header and %d rows; first lines %q", len(got), n, got[:min(len(got), 5)])
+	}
+	if got[0] != "id,i,twice,s,even,maybe,q" {
+		t.Fatalf("header %q", got[0])
+	}
+	for id := 0; id < n; id++ {
+		maybe := strconv.Itoa(id)
+		if id%3 == 0 {
+			maybe = "NULL"
+		}
+		want := fmt.Sprintf("%d,%d,%d,%d,%t,%s,%s", id, id%1000, id*2, id, id%2 == 0, maybe, javaDouble(float64(id)/4))
+		if got[id+1] != want {
+			t.Fatalf("row %d is %q, want %q", id, got[id+1], want)
+		}
+	}
+}
+
+// javaDouble formats a double as Java's Double.toString does for the values used here.
+func javaDouble(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}

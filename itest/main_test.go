@@ -1,0 +1,246 @@
+package itest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bridge is the sparkbridge process under test, shared by the package's tests.
+var bridge *bridgeProc
+
+type bridgeProc struct {
+	cmd         *exec.Cmd
+	thriftAddr  string
+	connectAddr string
+	logPath     string
+	sparkHome   string
+	venv        string
+}
+
+func TestMain(m *testing.M) {
+	code, err := runMain(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "itest:", err)
+		if bridge != nil {
+			fmt.Fprintln(os.Stderr, "bridge log tail:\n"+bridge.logTail(60))
+		}
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runMain(m *testing.M) (int, error) {
+	sparkHome := os.Getenv("SPARK_HOME")
+	venv := os.Getenv("SPARKBRIDGE_VENV")
+	if sparkHome == "" || venv == "" {
+		return 0, fmt.Errorf("SPARK_HOME and SPARKBRIDGE_VENV must be set; run the integration tests with 'make test'")
+	}
+	for _, p := range []string{filepath.Join(sparkHome, "bin", "spark-submit"), filepath.Join(sparkHome, "bin", "beeline"), filepath.Join(venv, "bin", "python")} {
+		if _, err := os.Stat(p); err != nil {
+			return 0, fmt.Errorf("required %s is missing (run 'make spark'): %w", p, err)
+		}
+	}
+	work, err := os.MkdirTemp("", "sparkbridge-itest-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(work)
+
+	bin := filepath.Join(work, "sparkbridge")
+	build := exec.Command("go", "build", "-race", "-o", bin, "github.com/sparkbridge/sparkbridge/cmd/sparkbridge")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 0, fmt.Errorf("building sparkbridge: %w", err)
+	}
+
+	b, err := startBridge(bin, work, sparkHome, venv)
+	if err != nil {
+		return 0, err
+	}
+	bridge = b
+	code := m.Run()
+	pids := b.enginePIDs()
+	if err := b.stop(); err != nil {
+		return 0, err
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			return 0, fmt.Errorf("engine JVM %d still running after the bridge stopped", pid)
+		}
+	}
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "bridge log tail:\n"+b.logTail(80))
+	}
+	return code, nil
+}
+
+func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
+	tport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b := &bridgeProc{
+		thriftAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(tport)),
+		connectAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport)),
+		logPath:     filepath.Join(work, "bridge.log"),
+		sparkHome:   sparkHome,
+		venv:        venv,
+	}
+	logFile, err := os.Create(b.logPath)
+	if err != nil {
+		return nil, err
+	}
+	b.cmd = exec.Command(bin,
+		"-spark-home", sparkHome,
+		"-thrift-addr", b.thriftAddr,
+		"-connect-addr", b.connectAddr,
+		"-engine-log-dir", filepath.Join(work, "engines"),
+		"-driver-memory", "1g",
+		"-conf", "spark.sql.shuffle.partitions=2",
+		"-conf", "spark.ui.enabled=false",
+	)
+	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
+	// The bridge dies with this test binary, and its engines die with it.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		return nil, err
+	}
+	logFile.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range []string{b.thriftAddr, b.connectAddr} {
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = b.cmd.Process.Kill()
+				return b, fmt.Errorf("bridge did not listen on %s: %v", addr, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return b, nil
+}
+
+// stop sends SIGTERM, as an operator would, and waits for a clean exit.
+func (b *bridgeProc) stop() error {
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("bridge exited with %v after SIGTERM", err)
+		}
+		return nil
+	case <-time.After(60 * time.Second):
+		_ = b.cmd.Process.Kill()
+		return fmt.Errorf("bridge did not exit within 60s of SIGTERM")
+	}
+}
+
+func (b *bridgeProc) logTail(n int) string {
+	data, _ := os.ReadFile(b.logPath)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// log returns the bridge's log so far.
+func (b *bridgeProc) log() string {
+	data, _ := os.ReadFile(b.logPath)
+	return string(data)
+}
+
+// enginePIDs lists the bridge's child processes that are Spark Connect servers.
+func (b *bridgeProc) enginePIDs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, ...
+		rest := stat[bytes.LastIndexByte(stat, ')')+2:]
+		fields := strings.Fields(string(rest))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(b.cmd.Process.Pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if bytes.Contains(cmdline, []byte("org.apache.spark.sql.connect.service.SparkConnectServer")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
+		return false
+	}
+	stat, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	rest := stat[bytes.LastIndexByte(stat, ')')+2:]
+	return len(rest) > 0 && rest[0] != 'Z'
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// clientMu serialises the JVM- and Python-based clients: the machine has two cores and the
+// engine needs one of them.
+var clientMu sync.Mutex
+
+// runClient runs a client command and returns its stdout; a non-zero exit fails the test.
+func runClient(t *testing.T, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	clientMu.Lock()
+	defer clientMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "SPARK_HOME="+bridge.sparkHome)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, tail(stdout.String(), 40), tail(stderr.String(), 40))
+	}
+	return stdout.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

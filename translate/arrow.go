@@ -1,0 +1,198 @@
+package translate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// MaxDecodedBatchBytes bounds the memory DecodeArrowBatch allocates for one
+// payload. Spark Connect compresses batch bodies (zstd or lz4) and every
+// compressed buffer declares its own decompressed size, so a few bytes from
+// an engine could otherwise ask for terabytes and kill the process.
+const MaxDecodedBatchBytes = 1 << 30
+
+// errBatchTooLarge is what boundedAllocator panics with; the IPC reader
+// recovers the panic and returns it wrapped as an error.
+var errBatchTooLarge = errors.New("translate: arrow batch too large once decoded")
+
+// DecodeArrowBatch decodes the data of one Spark Connect
+// ExecutePlanResponse.ArrowBatch: an Arrow IPC stream holding a schema
+// followed by zero or more record batches, whose bodies may be zstd or lz4
+// compressed. Buffers are allocated from mem.
+//
+// Every returned record has been validated (array.ValidateRecordFull), so
+// later reads from it cannot run off its buffers. The caller owns the records
+// and must Release each of them; the schema needs no release. On error no
+// records are returned and nothing stays allocated from mem.
+//
+// A record's row count is not bounded by len(data): a column of nulls takes
+// no bytes. Encode records in fetch-sized windows (see ColumnarRowSet), never
+// all of a record at once.
+//
+// DecodeArrowBatch never panics, whatever data holds.
+func DecodeArrowBatch(data []byte, mem memory.Allocator) (*arrow.Schema, []arrow.RecordBatch, error) {
+	return decodeArrowBatch(data, mem, MaxDecodedBatchBytes)
+}
+
+// decodeArrowBatch is DecodeArrowBatch with a chosen bound on allocations.
+func decodeArrowBatch(data []byte, mem memory.Allocator, budget int64) (*arrow.Schema, []arrow.RecordBatch, error) {
+	if err := checkStreamMetadata(data); err != nil {
+		return nil, nil, err
+	}
+	alloc := newBoundedAllocator(mem, budget)
+	schema, recs, err := decodeStream(data, alloc)
+	if err != nil {
+		// The IPC reader drops buffers on the floor when it fails half-way
+		// through a message; give them back so that a failed decode leaves
+		// no trace in mem.
+		alloc.freeLive()
+		return nil, nil, err
+	}
+	alloc.stopTracking()
+	return schema, recs, nil
+}
+
+func decodeStream(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs []arrow.RecordBatch, err error) {
+	defer func() {
+		// The IPC reader recovers its own panics; this catches the rest
+		// (validation of hostile layouts) so that bytes from the wire can
+		// never take the gateway down.
+		if p := recover(); p != nil {
+			releaseAll(recs)
+			schema, recs = nil, nil
+			err = fmt.Errorf("translate: malformed arrow batch: %v", p)
+		}
+	}()
+
+	// No message in a stream can be larger than the stream itself; telling
+	// the reader so stops it from trusting absurd length prefixes. A limit
+	// of zero would mean "no limit", hence the floor of one.
+	limit := max(int64(len(data)), 1)
+	opts := []ipc.Option{
+		ipc.WithAllocator(mem),
+		ipc.WithMetadataSizeLimit(limit),
+		ipc.WithBodySizeLimit(limit),
+	}
+	// ipc.NewReader ignores the size limits; a message reader applies them.
+	rdr, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(bytes.NewReader(data), opts...), opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("translate: reading arrow batch schema: %w", err)
+	}
+	defer rdr.Release()
+
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+		if err := array.ValidateRecordFull(rec); err != nil {
+			releaseAll(recs)
+			return nil, nil, fmt.Errorf("translate: invalid arrow record %d: %w", len(recs)-1, err)
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		releaseAll(recs)
+		return nil, nil, fmt.Errorf("translate: reading arrow batch: %w", err)
+	}
+	return rdr.Schema(), recs, nil
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// boundedAllocator forwards to mem until its budget is spent, then panics
+// with errBatchTooLarge. Freed bytes are not credited back: the bound is on
+// what one decode may ask for. While a decode runs it also remembers every
+// buffer it handed out and that is not yet freed, so that a failed decode can
+// free what the IPC reader leaked.
+type boundedAllocator struct {
+	mem  memory.Allocator
+	left atomic.Int64
+
+	mu       sync.Mutex // guards tracking and live
+	tracking bool
+	live     map[*byte]int
+}
+
+var _ memory.Allocator = (*boundedAllocator)(nil)
+
+func newBoundedAllocator(mem memory.Allocator, budget int64) *boundedAllocator {
+	b := &boundedAllocator{mem: mem, tracking: true, live: make(map[*byte]int)}
+	b.left.Store(budget)
+	return b
+}
+
+func (b *boundedAllocator) take(n int) {
+	if n > 0 && b.left.Add(-int64(n)) < 0 {
+		panic(errBatchTooLarge)
+	}
+}
+
+func (b *boundedAllocator) Allocate(size int) []byte {
+	if size < 0 {
+		panic(errors.New("translate: negative allocation"))
+	}
+	b.take(size)
+	buf := b.mem.Allocate(size)
+	b.track(nil, buf)
+	return buf
+}
+
+func (b *boundedAllocator) Reallocate(size int, buf []byte) []byte {
+	if size < 0 {
+		panic(errors.New("translate: negative allocation"))
+	}
+	b.take(size - len(buf))
+	out := b.mem.Reallocate(size, buf)
+	b.track(buf, out)
+	return out
+}
+
+func (b *boundedAllocator) Free(buf []byte) {
+	b.track(buf, nil)
+	b.mem.Free(buf)
+}
+
+// track records that old is gone and buf is live; either may be nil.
+func (b *boundedAllocator) track(old, buf []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.tracking {
+		return
+	}
+	if old != nil {
+		delete(b.live, unsafe.SliceData(old))
+	}
+	if buf != nil {
+		b.live[unsafe.SliceData(buf)] = len(buf)
+	}
+}
+
+// freeLive frees every buffer still live and stops tracking.
+func (b *boundedAllocator) freeLive() {
+	b.mu.Lock()
+	live := b.live
+	b.tracking, b.live = false, nil
+	b.mu.Unlock()
+	for p, n := range live {
+		b.mem.Free(unsafe.Slice(p, n))
+	}
+}
+
+// stopTracking hands the live buffers over to the records that hold them.
+func (b *boundedAllocator) stopTracking() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tracking, b.live = false, nil
+}
