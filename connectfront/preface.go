@@ -35,9 +35,9 @@ type prefaceConn struct {
 	net.Conn
 	log *logrus.Entry
 
-	once    sync.Once
-	err     error
-	replay  []byte // the checked preface, handed to gRPC before further reads
+	once   sync.Once
+	err    error
+	replay []byte // the checked preface, handed to gRPC before further reads
 }
 
 func (c *prefaceConn) Read(p []byte) (int, error) {

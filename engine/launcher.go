@@ -276,4 +276,3 @@ func newToken() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
-

@@ -221,4 +221,3 @@ func (ci *connInfo) takeSessions() []string {
 	ci.sessions = nil
 	return out
 }
-
