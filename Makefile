@@ -29,7 +29,7 @@ generate: spark
 ## check-generated: fail when regenerating would change the committed code
 check-generated: spark
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	idl/generate.sh $$tmp/idl 2>/dev/null && proto/generate.sh $$tmp/proto && \
+	idl/generate.sh $$tmp/idl && proto/generate.sh $$tmp/proto && \
 	diff -r -q idl/hiveserver $$tmp/idl/hiveserver && diff -r -q proto/spark $$tmp/proto/spark && \
 	echo "check-generated: idl/ and proto/ match their generators"
 

@@ -65,6 +65,9 @@ func (e *Engine) markDead() {
 type bearer string
 
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	if b == "" {
+		return nil, nil
+	}
 	return map[string]string{"authorization": "Bearer " + string(b)}, nil
 }
 

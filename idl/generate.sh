@@ -12,7 +12,9 @@ command -v thrift >/dev/null || { echo "generate: thrift not found; install Debi
 dir=$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "$GOHIVE_MODULE@$GOHIVE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [ -f "$dir/thrift/HiveServer.thrift" ] || { echo "generate: HiveServer.thrift not found in $GOHIVE_MODULE@$GOHIVE_VERSION" >&2; exit 1; }
 
+mkdir -p "$out"
 rm -rf "$out/hiveserver"
+# thrift warns twice about the upstream IDL's use of "byte"; the warnings are harmless.
 thrift -r --gen go:package_prefix=github.com/sparkbridge/sparkbridge/idl/,skip_remote -out "$out" "$dir/thrift/HiveServer.thrift"
 echo "generated from $GOHIVE_MODULE@$GOHIVE_VERSION thrift/HiveServer.thrift with $(thrift --version)" > "$out/hiveserver/SOURCE"
 gofmt -w "$out/hiveserver"

@@ -184,7 +184,9 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 		if len(op.pending) == 0 {
 			if op.stream == nil || op.eof {
 				_, _, schema := op.status()
-				return translate.EmptyRowSet(schema, columnar), false, nil
+				rs := translate.EmptyRowSet(schema, columnar)
+				rs.StartRowOffset = op.rowOffset
+				return rs, false, nil
 			}
 			if err := op.pull(); err != nil {
 				return nil, false, err

@@ -1,0 +1,198 @@
+// Package enginetest provides an in-process fake Spark Connect engine for package tests of
+// the frontends. It is never used by itest, which runs real Spark.
+//
+// The fake understands a few statements instead of SQL:
+//
+//	rows N         N rows of (id BIGINT, s STRING, even BOOLEAN, maybe INT, q DOUBLE), where
+//	               maybe is NULL when id%3 == 0, sent in Arrow batches of BatchRows rows
+//	fail STATE     an analysis error with SQLSTATE STATE and error class FAKE_ERROR
+//	ddl            a statement with no result set (no Arrow batch)
+//	hang           a stream that sends nothing until the call is cancelled
+//
+// Any other statement fails with SQLSTATE 42601.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+)
+
+// BatchRows is the number of rows per Arrow batch the fake sends.
+const BatchRows = 1000
+
+// Spark is a fake Spark Connect server.
+type Spark struct {
+	connect.UnimplementedSparkConnectServiceServer
+
+	Addr string
+
+	srv *grpc.Server
+	// mu guards calls and released.
+	mu       sync.Mutex
+	calls    []string
+	released []string
+}
+
+// Start serves a fake on a loopback port until the test ends.
+func Start(t testing.TB) *Spark {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Spark{Addr: ln.Addr().String(), srv: grpc.NewServer()}
+	connect.RegisterSparkConnectServiceServer(f.srv, f)
+	go func() { _ = f.srv.Serve(ln) }()
+	t.Cleanup(f.srv.Stop)
+	return f
+}
+
+// Stop kills the fake, as an engine crash would.
+func (f *Spark) Stop() { f.srv.Stop() }
+
+// Statements returns the SQL statements the fake received, in order.
+func (f *Spark) Statements() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// Released returns the session ids released so far.
+func (f *Spark) Released() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.released...)
+}
+
+// AnalyzePlan answers the readiness probe.
+func (f *Spark) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanRequest) (*connect.AnalyzePlanResponse, error) {
+	if req.GetSparkVersion() == nil {
+		return nil, status.Error(codes.Unimplemented, "fake: only SparkVersion")
+	}
+	return &connect.AnalyzePlanResponse{SessionId: req.SessionId, Result: &connect.AnalyzePlanResponse_SparkVersion_{
+		SparkVersion: &connect.AnalyzePlanResponse_SparkVersion{Version: "4.3.0-fake"}}}, nil
+}
+
+// ReleaseSession records the release.
+func (f *Spark) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionRequest) (*connect.ReleaseSessionResponse, error) {
+	f.mu.Lock()
+	f.released = append(f.released, req.SessionId)
+	f.mu.Unlock()
+	return &connect.ReleaseSessionResponse{SessionId: req.SessionId}, nil
+}
+
+// Config echoes the keys it was asked to get, with value "v-<key>".
+func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connect.ConfigResponse, error) {
+	resp := &connect.ConfigResponse{SessionId: req.SessionId}
+	if g := req.GetOperation().GetGet(); g != nil {
+		for _, k := range g.Keys {
+			v := "v-" + k
+			resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: k, Value: &v})
+		}
+	}
+	return resp, nil
+}
+
+// ExecutePlan runs one of the fake statements.
+func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
+	q := req.GetPlan().GetRoot().GetSql().GetQuery()
+	f.mu.Lock()
+	f.calls = append(f.calls, q)
+	f.mu.Unlock()
+	fields := strings.Fields(q)
+	done := &connect.ExecutePlanResponse{SessionId: req.SessionId, OperationId: req.GetOperationId(),
+		ResponseType: &connect.ExecutePlanResponse_ResultComplete_{ResultComplete: &connect.ExecutePlanResponse_ResultComplete{}}}
+	switch {
+	case len(fields) == 2 && fields[0] == "rows":
+		n, err := strconv.Atoi(fields[1])
+		if err != nil {
+			return sparkError("42601", "PARSE_SYNTAX_ERROR", "bad row count")
+		}
+		for off := 0; off < n || off == 0; off += BatchRows {
+			data, rows, err := rowsBatch(off, min(BatchRows, n-off))
+			if err != nil {
+				return status.Error(codes.Internal, err.Error())
+			}
+			if err := stream.Send(&connect.ExecutePlanResponse{SessionId: req.SessionId, OperationId: req.GetOperationId(),
+				ResponseType: &connect.ExecutePlanResponse_ArrowBatch_{ArrowBatch: &connect.ExecutePlanResponse_ArrowBatch{RowCount: rows, Data: data}}}); err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+		return stream.Send(done)
+	case len(fields) == 2 && fields[0] == "fail":
+		return sparkError(fields[1], "FAKE_ERROR", "[FAKE_ERROR] the fake was asked to fail")
+	case q == "ddl":
+		return stream.Send(done)
+	case q == "hang":
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
+	return sparkError("42601", "PARSE_SYNTAX_ERROR", fmt.Sprintf("[PARSE_SYNTAX_ERROR] fake cannot run %q", q))
+}
+
+// sparkError builds the status a Spark Connect server returns for a SparkThrowable.
+func sparkError(sqlState, class, msg string) error {
+	st, _ := status.New(codes.InvalidArgument, msg).WithDetails(&errdetails.ErrorInfo{
+		Reason:   "org.apache.spark.sql.AnalysisException",
+		Domain:   "org.apache.spark",
+		Metadata: map[string]string{"errorClass": class, "sqlState": sqlState},
+	})
+	return st.Err()
+}
+
+// RowsSchema is the schema of "rows N".
+var RowsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "s", Type: arrow.BinaryTypes.String},
+	{Name: "even", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "maybe", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "q", Type: arrow.PrimitiveTypes.Float64},
+}, nil)
+
+// rowsBatch encodes rows [off, off+n) of "rows N" as an Arrow IPC stream.
+func rowsBatch(off, n int) ([]byte, int64, error) {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, RowsSchema)
+	defer b.Release()
+	for id := off; id < off+n; id++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(id))
+		b.Field(1).(*array.StringBuilder).Append(strconv.Itoa(id))
+		b.Field(2).(*array.BooleanBuilder).Append(id%2 == 0)
+		if id%3 == 0 {
+			b.Field(3).AppendNull()
+		} else {
+			b.Field(3).(*array.Int32Builder).Append(int32(id))
+		}
+		b.Field(4).(*array.Float64Builder).Append(float64(id) / 4)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(RowsSchema))
+	if err := w.Write(rec); err != nil {
+		return nil, 0, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, 0, err
+	}
+	return buf.Bytes(), int64(n), nil
+}

@@ -1,0 +1,464 @@
+package thriftfront
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"github.com/google/uuid"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/beltran/gosasl"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+)
+
+// testBridge is a thriftfront server on a loopback port over a fake engine.
+type testBridge struct {
+	addr  string
+	spark *enginetest.Spark
+	mgr   *engine.Manager
+}
+
+func startBridge(t *testing.T) *testBridge {
+	t.Helper()
+	spark := enginetest.Start(t)
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	entry := logrus.NewEntry(log)
+	cfg := engine.DefaultConfig()
+	cfg.StartTimeout = 5 * time.Second
+	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
+	h := NewHandler(DefaultConfig(), mgr, entry)
+	srv := NewServer(DefaultConfig(), h, entry)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		srv.Close()
+		h.Close()
+		_ = mgr.Close(context.Background())
+	})
+	return &testBridge{addr: ln.Addr().String(), spark: spark, mgr: mgr}
+}
+
+// noSASLClient is a TCLIService client on an unframed NOSASL connection.
+func (b *testBridge) noSASLClient(t *testing.T) *hiveserver.TCLIServiceClient {
+	t.Helper()
+	sock := thrift.NewTSocketConf(b.addr, &thrift.TConfiguration{ConnectTimeout: 5 * time.Second})
+	if err := sock.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	trans := thrift.NewTBufferedTransport(sock, 64<<10)
+	return hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
+}
+
+func mustOK(t *testing.T, st *hiveserver.TStatus) {
+	t.Helper()
+	if st.StatusCode != hiveserver.TStatusCode_SUCCESS_STATUS {
+		t.Fatalf("status %v: %s", st.StatusCode, st.GetErrorMessage())
+	}
+}
+
+func openSession(t *testing.T, c *hiveserver.TCLIServiceClient, user string, proto hiveserver.TProtocolVersion) *hiveserver.TSessionHandle {
+	t.Helper()
+	resp, err := c.OpenSession(context.Background(), &hiveserver.TOpenSessionReq{ClientProtocol: proto, Username: &user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	if resp.ServerProtocolVersion != proto {
+		t.Fatalf("server protocol %v, want %v", resp.ServerProtocolVersion, proto)
+	}
+	return resp.SessionHandle
+}
+
+// fetchAll fetches every row of a finished operation, maxRows at a time, and returns the
+// ids and the number of fetch calls.
+func fetchAll(t *testing.T, c *hiveserver.TCLIServiceClient, op *hiveserver.TOperationHandle, maxRows int64) ([]int64, int) {
+	t.Helper()
+	var ids []int64
+	calls := 0
+	for {
+		resp, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: op, Orientation: hiveserver.TFetchOrientation_FETCH_NEXT, MaxRows: maxRows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, resp.Status)
+		calls++
+		rs := resp.Results
+		var got []int64
+		if len(rs.Columns) > 0 {
+			got = rs.Columns[0].I64Val.Values
+			if rs.StartRowOffset != int64(len(ids)) {
+				t.Fatalf("startRowOffset %d, want %d", rs.StartRowOffset, len(ids))
+			}
+		} else {
+			for _, row := range rs.Rows {
+				got = append(got, row.ColVals[0].I64Val.GetValue())
+			}
+		}
+		if int64(len(got)) > maxRows {
+			t.Fatalf("fetch returned %d rows, maxRows %d", len(got), maxRows)
+		}
+		if len(got) == 0 {
+			return ids, calls
+		}
+		ids = append(ids, got...)
+	}
+}
+
+func TestExecuteAndFetchColumnar(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	for _, async := range []bool{false, true} {
+		t.Run("async="+strconv.FormatBool(async), func(t *testing.T) {
+			resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 2500;", RunAsync: async})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, resp.Status)
+			op := resp.OperationHandle
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				st, err := c.GetOperationStatus(context.Background(), &hiveserver.TGetOperationStatusReq{OperationHandle: op})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustOK(t, st.Status)
+				if st.GetOperationState() == hiveserver.TOperationState_FINISHED_STATE {
+					if !st.GetHasResultSet() {
+						t.Fatal("finished without a result set")
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("still %v", st.GetOperationState())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			md, err := c.GetResultSetMetadata(context.Background(), &hiveserver.TGetResultSetMetadataReq{OperationHandle: op})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, md.Status)
+			var names []string
+			for _, col := range md.Schema.Columns {
+				names = append(names, col.ColumnName+":"+col.TypeDesc.Types[0].PrimitiveEntry.Type.String())
+			}
+			want := "[id:BIGINT_TYPE s:STRING_TYPE even:BOOLEAN_TYPE maybe:INT_TYPE q:DOUBLE_TYPE]"
+			if fmt.Sprint(names) != want {
+				t.Fatalf("schema %v, want %s", names, want)
+			}
+			ids, _ := fetchAll(t, c, op, 700)
+			if len(ids) != 2500 {
+				t.Fatalf("fetched %d rows, want 2500", len(ids))
+			}
+			for i, id := range ids {
+				if id != int64(i) {
+					t.Fatalf("row %d has id %d", i, id)
+				}
+			}
+			cl, err := c.CloseOperation(context.Background(), &hiveserver.TCloseOperationReq{OperationHandle: op})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, cl.Status)
+		})
+	}
+}
+
+func TestFetchedValuesAndNulls(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V11)
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, MaxRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, fr.Status)
+	cols := fr.Results.Columns
+	if got := cols[1].StringVal.Values; fmt.Sprint(got) != "[0 1 2 3 4 5 6 7 8 9]" {
+		t.Errorf("s = %v", got)
+	}
+	if got := cols[2].BoolVal.Values; fmt.Sprint(got) != "[true false true false true false true false true false]" {
+		t.Errorf("even = %v", got)
+	}
+	// maybe is NULL for ids 0, 3, 6, 9: bits 0, 3, 6 of byte 0 and bit 1 of byte 1.
+	if got := cols[3].I32Val.Nulls; len(got) != 2 || got[0] != 0b01001001 || got[1] != 0b10 {
+		t.Errorf("maybe null bitmap = %08b", got)
+	}
+	if got := cols[4].DoubleVal.Values; got[5] != 1.25 {
+		t.Errorf("q = %v", got)
+	}
+}
+
+func TestRowBasedBelowV6(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V5)
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 1500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	ids, _ := fetchAll(t, c, resp.OperationHandle, 1000)
+	if len(ids) != 1500 || ids[1499] != 1499 {
+		t.Fatalf("fetched %d rows over row-based sets", len(ids))
+	}
+}
+
+func TestErrorsCarrySQLState(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+
+	// Synchronous: the error is in the ExecuteStatement status.
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "fail 42P01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS || resp.Status.GetSqlState() != "42P01" || resp.Status.GetErrorMessage() != "[FAKE_ERROR] the fake was asked to fail" {
+		t.Fatalf("status = %+v", resp.Status)
+	}
+	// Asynchronous: the error is in GetOperationStatus.
+	resp, err = c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "fail 22012", RunAsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.GetOperationStatus(context.Background(), &hiveserver.TGetOperationStatusReq{OperationHandle: resp.OperationHandle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.GetOperationState() == hiveserver.TOperationState_ERROR_STATE {
+			if st.GetSqlState() != "22012" || st.GetErrorMessage() == "" {
+				t.Fatalf("error status = %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v", st.GetOperationState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUnknownHandlesAreInvalid(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	bogus := &hiveserver.THandleIdentifier{GUID: make([]byte, 16), Secret: make([]byte, 16)}
+	er, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: &hiveserver.TSessionHandle{SessionId: bogus}, Statement: "rows 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS || er.Status.GetErrorMessage() != "Invalid session handle" {
+		t.Fatalf("ExecuteStatement on an unknown session: %+v", er.Status)
+	}
+	fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: &hiveserver.TOperationHandle{OperationId: bogus}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Status.GetErrorMessage() != "Invalid operation handle" {
+		t.Fatalf("FetchResults on an unknown operation: %+v", fr.Status)
+	}
+	// A closed operation is unknown from then on.
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	resp, _ := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 5"})
+	mustOK(t, resp.Status)
+	_, _ = c.CloseOperation(context.Background(), &hiveserver.TCloseOperationReq{OperationHandle: resp.OperationHandle})
+	fr, err = c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, MaxRows: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Status.GetErrorMessage() != "Invalid operation handle" {
+		t.Fatalf("FetchResults on a closed operation: %+v", fr.Status)
+	}
+}
+
+func TestCancelStopsEngineCall(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "hang", RunAsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	cr, err := c.CancelOperation(context.Background(), &hiveserver.TCancelOperationReq{OperationHandle: resp.OperationHandle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, cr.Status)
+	st, err := c.GetOperationStatus(context.Background(), &hiveserver.TGetOperationStatusReq{OperationHandle: resp.OperationHandle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetOperationState() != hiveserver.TOperationState_CANCELED_STATE {
+		t.Fatalf("state after cancel %v", st.GetOperationState())
+	}
+	cl, err := c.CloseOperation(context.Background(), &hiveserver.TCloseOperationReq{OperationHandle: resp.OperationHandle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, cl.Status)
+}
+
+func TestCloseSessionReleasesEngineSession(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	resp, err := c.CloseSession(context.Background(), &hiveserver.TCloseSessionReq{SessionHandle: sh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	id, err := uuid.FromBytes(sh.SessionId.GUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if released := b.spark.Released(); !slices.Contains(released, id.String()) {
+		t.Fatalf("engine sessions released: %v, want %s among them", released, id)
+	}
+	if n := len(b.mgr.Sessions()); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}
+
+func TestDisconnectClosesSessions(t *testing.T) {
+	b := startBridge(t)
+	sock := thrift.NewTSocketConf(b.addr, nil)
+	if err := sock.Open(); err != nil {
+		t.Fatal(err)
+	}
+	c := hiveserver.NewTCLIServiceClientFactory(thrift.NewTBufferedTransport(sock, 4096), thrift.NewTBinaryProtocolFactoryConf(nil))
+	openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	sock.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.mgr.Sessions()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("session outlived its connection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// saslFramed is a client-side SASL PLAIN transport: gosasl computes the PLAIN response, and
+// the framing is Thrift's TSaslTransport framing.
+type saslFramed struct {
+	conn net.Conn
+	rbuf []byte
+	wbuf []byte
+}
+
+func dialSASL(t *testing.T, addr, user, pass string) *saslFramed {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := gosasl.NewSaslClient("localhost", gosasl.NewPlainMechanism(user, pass))
+	resp, err := client.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(status byte, payload []byte) {
+		msg := make([]byte, 5+len(payload))
+		msg[0] = status
+		binary.BigEndian.PutUint32(msg[1:], uint32(len(payload)))
+		copy(msg[5:], payload)
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(saslStart, []byte("PLAIN"))
+	send(saslOK, resp)
+	hdr := make([]byte, 5)
+	if _, err := conn.Read(hdr); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[0] != saslComplete {
+		t.Fatalf("SASL status %d, want COMPLETE", hdr[0])
+	}
+	return &saslFramed{conn: conn}
+}
+
+func (s *saslFramed) Read(p []byte) (int, error) {
+	if len(s.rbuf) == 0 {
+		var hdr [4]byte
+		if _, err := readFull(s.conn, hdr[:]); err != nil {
+			return 0, err
+		}
+		s.rbuf = make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := readFull(s.conn, s.rbuf); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.rbuf)
+	s.rbuf = s.rbuf[n:]
+	return n, nil
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (s *saslFramed) Write(p []byte) (int, error) { s.wbuf = append(s.wbuf, p...); return len(p), nil }
+func (s *saslFramed) Flush(context.Context) error {
+	msg := binary.BigEndian.AppendUint32(nil, uint32(len(s.wbuf)))
+	_, err := s.conn.Write(append(msg, s.wbuf...))
+	s.wbuf = s.wbuf[:0]
+	return err
+}
+func (s *saslFramed) Open() error            { return nil }
+func (s *saslFramed) IsOpen() bool           { return true }
+func (s *saslFramed) Close() error           { return s.conn.Close() }
+func (s *saslFramed) RemainingBytes() uint64 { return uint64(len(s.rbuf)) }
+
+func TestSASLPlainUserIsTheIdentity(t *testing.T) {
+	b := startBridge(t)
+	trans := dialSASL(t, b.addr, "carol", "pw")
+	c := hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
+	// The SASL user wins over the Username field of OpenSession.
+	sh := openSession(t, c, "mallory", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	sessions := b.mgr.Sessions()
+	if len(sessions) != 1 || sessions[0].User != "carol" {
+		t.Fatalf("sessions = %+v, want one of carol", sessions)
+	}
+	info, err := c.GetInfo(context.Background(), &hiveserver.TGetInfoReq{SessionHandle: sh, InfoType: hiveserver.TGetInfoType_CLI_DBMS_VER})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, info.Status)
+	if info.InfoValue.GetStringValue() != "4.3.0-fake" {
+		t.Fatalf("DBMS version %q", info.InfoValue.GetStringValue())
+	}
+}
