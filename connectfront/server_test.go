@@ -1,0 +1,196 @@
+package connectfront
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+)
+
+type testBridge struct {
+	addr   string
+	client connect.SparkConnectServiceClient
+	mgr    *engine.Manager
+	logs   *bytes.Buffer
+}
+
+func startBridge(t *testing.T) *testBridge {
+	t.Helper()
+	spark := enginetest.Start(t)
+	logs := &bytes.Buffer{}
+	log := logrus.New()
+	log.SetOutput(&lockedWriter{w: logs})
+	entry := logrus.NewEntry(log)
+	cfg := engine.DefaultConfig()
+	cfg.StartTimeout = 5 * time.Second
+	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
+	srv := New(DefaultConfig(), mgr, entry)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		_ = mgr.Close(context.Background())
+	})
+	return &testBridge{addr: ln.Addr().String(), client: connect.NewSparkConnectServiceClient(conn), mgr: mgr, logs: logs}
+}
+
+func sqlPlan(q string) *connect.Plan {
+	return &connect.Plan{OpType: &connect.Plan_Root{Root: &connect.Relation{RelType: &connect.Relation_Sql{Sql: &connect.SQL{Query: q}}}}}
+}
+
+func TestExecutePlanStreamsEveryBatch(t *testing.T) {
+	b := startBridge(t)
+	sid := uuid.NewString()
+	stream, err := b.client.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 3500")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	batches := 0
+	complete := false
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ab := resp.GetArrowBatch(); ab != nil {
+			r, err := ipc.NewReader(bytes.NewReader(ab.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r.Next() {
+				rows += r.RecordBatch().NumRows()
+			}
+			r.Release()
+			batches++
+		}
+		if resp.GetResultComplete() != nil {
+			complete = true
+		}
+	}
+	if rows != 3500 || batches != 4 || !complete {
+		t.Fatalf("got %d rows in %d batches (complete %v), want 3500 in 4 and a ResultComplete", rows, batches, complete)
+	}
+	s := b.mgr.Sessions()
+	if len(s) != 1 || s[0].ID != sid || s[0].User != "alice" || s[0].Protocol != "connect" {
+		t.Fatalf("sessions = %+v", s)
+	}
+}
+
+func TestEngineErrorsPassThrough(t *testing.T) {
+	b := startBridge(t)
+	stream, err := b.client.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
+		SessionId: uuid.NewString(), UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("fail 42703")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	st, _ := status.FromError(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("code %v, want InvalidArgument: %v", st.Code(), err)
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	if info == nil || info.Metadata["sqlState"] != "42703" || info.Metadata["errorClass"] != "FAKE_ERROR" {
+		t.Fatalf("ErrorInfo = %v", info)
+	}
+}
+
+func TestConfigAndReleaseSession(t *testing.T) {
+	b := startBridge(t)
+	sid := uuid.NewString()
+	uc := &connect.UserContext{UserId: "alice"}
+	resp, err := b.client.Config(context.Background(), &connect.ConfigRequest{SessionId: sid, UserContext: uc,
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Get{Get: &connect.ConfigRequest_Get{Keys: []string{"spark.sql.ansi.enabled"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Pairs) != 1 || resp.Pairs[0].GetValue() != "v-spark.sql.ansi.enabled" {
+		t.Fatalf("pairs = %v", resp.Pairs)
+	}
+	if _, err := b.client.ReleaseSession(context.Background(), &connect.ReleaseSessionRequest{SessionId: sid, UserContext: uc}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.mgr.Sessions()); n != 0 {
+		t.Fatalf("%d sessions after ReleaseSession", n)
+	}
+}
+
+func TestSessionOfAnotherUserIsDenied(t *testing.T) {
+	b := startBridge(t)
+	sid := uuid.NewString()
+	get := func(user string) error {
+		_, err := b.client.Config(context.Background(), &connect.ConfigRequest{SessionId: sid, UserContext: &connect.UserContext{UserId: user},
+			Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Get{Get: &connect.ConfigRequest_Get{Keys: []string{"k"}}}}})
+		return err
+	}
+	if err := get("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := get("bob"); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("bob using alice's session: %v, want PermissionDenied", err)
+	}
+	_, err := b.client.Config(context.Background(), &connect.ConfigRequest{SessionId: "not-a-uuid", UserContext: &connect.UserContext{UserId: "alice"}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("malformed session id: %v, want InvalidArgument", err)
+	}
+}
+
+func TestNonGRPCClientIsLoggedAndDropped(t *testing.T) {
+	b := startBridge(t)
+	c, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("connection not closed")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logText(b), "instead of the HTTP/2 preface") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the dropped connection; logs:\n%s", logText(b))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The server still serves gRPC clients.
+	if _, err := b.client.Config(context.Background(), &connect.ConfigRequest{SessionId: uuid.NewString(), UserContext: &connect.UserContext{UserId: "alice"},
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Get{Get: &connect.ConfigRequest_Get{Keys: []string{"k"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+}
