@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -17,8 +18,13 @@ import (
 
 // Sessions is what the frontend needs of the engine layer.
 type Sessions interface {
-	AttachSession(ctx context.Context, user, sessionID, protocol string) (*engine.Session, error)
+	Open(ctx context.Context, req engine.SessionRequest) (*engine.Session, error)
 }
+
+// sessionHeaders are the request headers that carry session configuration. PySpark sends
+// every unknown sc:// URL parameter as a header, so sc://host:15002/;sparkbridge.engine.subdomain=etl
+// works as it does in HS2 session conf.
+var sessionHeaders = []string{engine.ConfShareLevel, engine.ConfSubdomain, engine.ConfIdleTimeout}
 
 // Config configures the Spark Connect frontend.
 type Config struct {
@@ -76,7 +82,15 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 	if sessionID == "" {
 		return nil, status.Error(codes.InvalidArgument, "session_id is required")
 	}
-	sess, err := s.sessions.AttachSession(ctx, user, sessionID, "connect")
+	conf := map[string]string{}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		for _, k := range sessionHeaders {
+			if v := md.Get(k); len(v) > 0 {
+				conf[k] = v[0]
+			}
+		}
+	}
+	sess, err := s.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "connect", SessionID: sessionID, Conf: conf})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -116,6 +130,8 @@ func toStatus(err error) error {
 		code = codes.PermissionDenied
 	case engine.KindInvalidArgument:
 		code = codes.InvalidArgument
+	case engine.KindResourceExhausted:
+		code = codes.ResourceExhausted
 	}
 	if errors.Is(err, context.Canceled) {
 		code = codes.Canceled
@@ -148,7 +164,19 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 	if err != nil {
 		return err
 	}
-	up, err := sess.Client().ExecutePlan(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return toStatus(err)
+	}
+	opID := req.GetOperationId()
+	if opID != "" {
+		op, err := sess.StartOperation(opID, "connect", nil)
+		if err != nil {
+			return toStatus(err)
+		}
+		defer op.End()
+	}
+	up, err := c.ExecutePlan(ctx, req)
 	if err != nil {
 		return engineErr(sess, err)
 	}
@@ -162,7 +190,11 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 	if err != nil {
 		return err
 	}
-	up, err := sess.Client().ReattachExecute(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return toStatus(err)
+	}
+	up, err := c.ReattachExecute(ctx, req)
 	if err != nil {
 		return engineErr(sess, err)
 	}
@@ -175,7 +207,11 @@ func (s *Server) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanReques
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().AnalyzePlan(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.AnalyzePlan(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -185,7 +221,11 @@ func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*conne
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().Config(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.Config(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -204,7 +244,11 @@ func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtif
 	if err != nil {
 		return err
 	}
-	up, err := sess.Client().AddArtifacts(ctx)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return toStatus(err)
+	}
+	up, err := c.AddArtifacts(ctx)
 	if err != nil {
 		return engineErr(sess, err)
 	}
@@ -239,7 +283,11 @@ func (s *Server) ArtifactStatus(ctx context.Context, req *connect.ArtifactStatus
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().ArtifactStatus(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.ArtifactStatus(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -249,7 +297,11 @@ func (s *Server) Interrupt(ctx context.Context, req *connect.InterruptRequest) (
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().Interrupt(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.Interrupt(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -259,7 +311,11 @@ func (s *Server) ReleaseExecute(ctx context.Context, req *connect.ReleaseExecute
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().ReleaseExecute(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.ReleaseExecute(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -269,7 +325,11 @@ func (s *Server) ReleaseSession(ctx context.Context, req *connect.ReleaseSession
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().ReleaseSession(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.ReleaseSession(ctx, req)
 	if err != nil {
 		return nil, engineErr(sess, err)
 	}
@@ -283,7 +343,11 @@ func (s *Server) FetchErrorDetails(ctx context.Context, req *connect.FetchErrorD
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().FetchErrorDetails(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.FetchErrorDetails(ctx, req)
 	return resp, engineErr(sess, err)
 }
 
@@ -293,6 +357,10 @@ func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (
 	if err != nil {
 		return nil, err
 	}
-	resp, err := sess.Client().GetStatus(ctx, req)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.GetStatus(ctx, req)
 	return resp, engineErr(sess, err)
 }

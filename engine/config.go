@@ -2,7 +2,8 @@ package engine
 
 import "time"
 
-// Config configures the Manager and the spark-submit launcher.
+// Config configures the Manager and the spark-submit launcher. cmd/sparkbridge fills it from
+// flags and the config file; the zero value of each limit or timeout means "none".
 type Config struct {
 	// SparkHome is the Spark installation whose bin/spark-submit launches engines.
 	SparkHome string
@@ -14,6 +15,13 @@ type Config struct {
 	// SparkConf holds --conf defaults for every engine. The bridge's own binding and
 	// secret settings always win over these.
 	SparkConf map[string]string
+	// UserConf holds per-user Spark conf overrides, applied over SparkConf.
+	UserConf map[string]map[string]string
+	// SessionConfAllowList lists the Spark conf keys (or path.Match patterns) a session may
+	// set for an engine it launches; they apply over UserConf.
+	SessionConfAllowList []string
+	// ProxyUser launches engines with --proxy-user set to the user (or group) they serve.
+	ProxyUser bool
 	// LogDir receives one log file per engine launch.
 	LogDir string
 	// StartTimeout bounds a launch: process start until the server answers.
@@ -22,6 +30,54 @@ type Config struct {
 	StopTimeout time.Duration
 	// MaxMessageSize bounds gRPC messages to and from engines, in bytes.
 	MaxMessageSize int
+
+	// ShareLevel decides which sessions share an engine; USER by default.
+	ShareLevel ShareLevel
+	// AllowShareLevelOverride lets a session choose its share level (ConfShareLevel).
+	AllowShareLevelOverride bool
+	// Groups maps users to their group for the GROUP share level; a user without an entry
+	// is their own group.
+	Groups map[string]string
+
+	// StaticEngines are pre-provisioned Spark Connect endpoints, by name.
+	StaticEngines map[string]StaticEngine
+	// UserEngines and GroupEngines route users, or members of groups, to static engines.
+	UserEngines  map[string]string
+	GroupEngines map[string]string
+
+	// IdleTimeout stops an engine that has had no sessions for this long.
+	IdleTimeout time.Duration
+	// MaxLifetime makes an engine drain after this long: new sessions go to a new engine,
+	// and the old one stops when its last session ends.
+	MaxLifetime time.Duration
+	// LivenessInterval is how often running engines are probed; an engine that fails three
+	// probes in a row is stopped and treated as crashed.
+	LivenessInterval time.Duration
+	// SessionIdleTimeout closes a session with no calls and no running operation for this long.
+	SessionIdleTimeout time.Duration
+	// OperationIdleTimeout closes an operation that no client has touched for this long.
+	OperationIdleTimeout time.Duration
+	// ReapInterval is how often idle engines, sessions and operations are looked for.
+	ReapInterval time.Duration
+
+	// MaxEngines bounds the engines running at once.
+	MaxEngines int
+	// MaxSessionsPerUser bounds one user's open sessions.
+	MaxSessionsPerUser int
+	// MaxOperationsPerSession bounds one session's operations that are running at once.
+	MaxOperationsPerSession int
+}
+
+// StaticEngine is a pre-provisioned Spark Connect endpoint, such as a Spark Connect service
+// on Kubernetes, EMR or Dataproc.
+type StaticEngine struct {
+	// Addr is host:port.
+	Addr string `json:"addr"`
+	// Token is the bearer token the endpoint expects, if any.
+	Token string `json:"token"`
+	// TLS dials the endpoint with TLS; CAFile, if set, is the PEM bundle to trust.
+	TLS    bool   `json:"tls"`
+	CAFile string `json:"ca_file"`
 }
 
 // DefaultConfig returns the configuration `make run` uses, minus SparkHome.
@@ -32,9 +88,16 @@ func DefaultConfig() Config {
 		SparkConf: map[string]string{
 			"spark.ui.enabled": "false",
 		},
-		LogDir:         "var/engines",
-		StartTimeout:   3 * time.Minute,
-		StopTimeout:    15 * time.Second,
-		MaxMessageSize: 128 << 20,
+		SessionConfAllowList: []string{"spark.executor.*", "spark.dynamicAllocation.*", "spark.sql.shuffle.partitions", "spark.driver.cores"},
+		LogDir:               "var/engines",
+		StartTimeout:         3 * time.Minute,
+		StopTimeout:          15 * time.Second,
+		MaxMessageSize:       128 << 20,
+		ShareLevel:           ShareUser,
+		IdleTimeout:          30 * time.Minute,
+		LivenessInterval:     30 * time.Second,
+		SessionIdleTimeout:   6 * time.Hour,
+		OperationIdleTimeout: 3 * time.Hour,
+		ReapInterval:         time.Second,
 	}
 }

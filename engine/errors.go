@@ -20,6 +20,8 @@ const (
 	KindPermissionDenied
 	// KindInvalidArgument means the request itself is malformed.
 	KindInvalidArgument
+	// KindResourceExhausted means a configured limit was reached.
+	KindResourceExhausted
 )
 
 func (k Kind) String() string {
@@ -32,6 +34,8 @@ func (k Kind) String() string {
 		return "permission denied"
 	case KindInvalidArgument:
 		return "invalid argument"
+	case KindResourceExhausted:
+		return "resource exhausted"
 	default:
 		return "internal"
 	}

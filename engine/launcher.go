@@ -31,7 +31,8 @@ const TokenEnv = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 type Spec struct {
 	// Name identifies the engine in logs and in the Spark application name.
 	Name string
-	// User is the user the engine serves.
+	// User is the identity the engine serves (and runs as, with proxy users on); empty for
+	// an engine shared by everyone.
 	User string
 	// Conf holds extra Spark confs for this engine, applied over Config.SparkConf.
 	Conf map[string]string
@@ -140,6 +141,9 @@ func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
 	}
 	if l.cfg.DriverMemory != "" {
 		args = append(args, "--driver-memory", l.cfg.DriverMemory)
+	}
+	if l.cfg.ProxyUser && spec.User != "" {
+		args = append(args, "--proxy-user", spec.User)
 	}
 	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ServerClass)
 	keys := make([]string, 0, len(conf))

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 )
 
-// Manager routes users to their engines and keeps the sessions of both frontends.
+// Manager routes sessions to engines and keeps the sessions of both frontends.
 type Manager struct {
 	cfg      Config
 	launcher Launcher
@@ -24,12 +26,13 @@ type Manager struct {
 	// so that one impatient client cannot abort a launch others are waiting for.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // launch and watch goroutines
+	wg     sync.WaitGroup // launch, watch and reaper goroutines
 
-	// mu guards slots, sessions and closed.
+	// mu guards slots, engines, sessions and closed.
 	mu       sync.Mutex
-	slots    map[string]*slot
-	sessions map[string]*Session
+	slots    map[string]*slot    // by routing key: the engine new sessions of that key get
+	engines  map[*Engine]struct{} // every live engine, draining ones included
+	sessions map[string]*Session // by session id
 	closed   bool
 }
 
@@ -40,93 +43,169 @@ type slot struct {
 	err   error
 }
 
-// NewManager returns a Manager that launches engines with l.
+// SessionRequest asks for a session.
+type SessionRequest struct {
+	// User is the authenticated user.
+	User string
+	// Protocol names the frontend ("thrift", "connect"), for introspection.
+	Protocol string
+	// SessionID, when set, names the session to attach to or create. When empty, a new
+	// session gets a fresh id, unless Conf names one to join (ConfSessionID).
+	SessionID string
+	// Conf is the session configuration: share level, subdomain and launch confs.
+	Conf map[string]string
+}
+
+// NewManager returns a Manager that launches engines with l. It runs a reaper goroutine
+// until Close.
 func NewManager(cfg Config, l Launcher, log *logrus.Entry) *Manager {
 	if log == nil {
 		log = logrus.NewEntry(logrus.StandardLogger())
 	}
+	if cfg.ShareLevel == "" {
+		cfg.ShareLevel = ShareUser
+	}
+	if cfg.ReapInterval <= 0 {
+		cfg.ReapInterval = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		cfg: cfg, launcher: l, log: log.WithField("component", "engine"),
 		ctx: ctx, cancel: cancel,
-		slots: map[string]*slot{}, sessions: map[string]*Session{},
+		slots: map[string]*slot{}, engines: map[*Engine]struct{}{}, sessions: map[string]*Session{},
 	}
+	m.wg.Add(1)
+	go m.reap()
+	return m
 }
 
 var errClosed = newError(KindUnavailable, nil, "the bridge is shutting down")
 
-// OpenSession starts a new session for user on the user's engine, launching the engine if
-// the user has none. protocol names the frontend ("thrift", "connect") for introspection.
+// OpenSession starts a new session for user on the engine its share level routes it to,
+// launching the engine if needed.
 func (m *Manager) OpenSession(ctx context.Context, user, protocol string) (*Session, error) {
-	return m.attach(ctx, user, uuid.NewString(), protocol)
+	return m.Open(ctx, SessionRequest{User: user, Protocol: protocol})
 }
 
-// AttachSession returns the session with id sessionID, creating it on user's engine if the
-// bridge does not know it yet. A session id belongs to the user who first used it.
+// AttachSession returns the session with id sessionID, creating it if the bridge does not
+// know it yet. A session id belongs to the user who first used it.
 func (m *Manager) AttachSession(ctx context.Context, user, sessionID, protocol string) (*Session, error) {
-	if _, err := uuid.Parse(sessionID); err != nil {
-		return nil, newError(KindInvalidArgument, nil, "session id %q is not a UUID", sessionID)
-	}
-	return m.attach(ctx, user, sessionID, protocol)
+	return m.Open(ctx, SessionRequest{User: user, Protocol: protocol, SessionID: sessionID})
 }
 
-func (m *Manager) attach(ctx context.Context, user, sessionID, protocol string) (*Session, error) {
-	if user == "" {
+// Open returns the session req asks for. A request that joins an existing session (by
+// SessionID or ConfSessionID) gets that session, shared: it stays open until every holder
+// has closed it.
+func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error) {
+	if req.User == "" {
 		return nil, newError(KindInvalidArgument, nil, "no user given")
 	}
-	m.mu.Lock()
-	if s, ok := m.sessions[sessionID]; ok {
-		m.mu.Unlock()
-		if s.User != user {
-			return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", sessionID)
-		}
-		if !s.eng.alive() {
-			m.forget(s)
-			return nil, newError(KindUnavailable, nil, "the engine of session %s has stopped; open a new session", sessionID)
-		}
-		s.touch()
-		return s, nil
+	id, join := req.SessionID, false
+	if j := SessionConf(req.Conf, ConfSessionID); j != "" && id == "" {
+		id, join = j, true
 	}
-	m.mu.Unlock()
+	if id == "" {
+		id = uuid.NewString()
+	} else if _, err := uuid.Parse(id); err != nil {
+		return nil, newError(KindInvalidArgument, nil, "session id %q is not a UUID", id)
+	}
 
-	eng, err := m.engineFor(ctx, user)
+	if s, err := m.existing(ctx, req.User, id, join); s != nil || err != nil {
+		return s, err
+	}
+	if join {
+		return nil, newError(KindNotFound, nil, "no open session %s to join", id)
+	}
+	p, err := m.place(req, id)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: sessionID, User: user, Protocol: protocol, Created: time.Now(), eng: eng, m: m}
+	if err := m.checkSessionLimit(req.User); err != nil {
+		return nil, err
+	}
+	eng, err := m.engineFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Created: time.Now(), m: m, place: p, eng: eng, holders: 1,
+		ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
+
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil, errClosed
 	}
-	if prev, ok := m.sessions[sessionID]; ok { // lost a race with another attach of this id
-		if prev.User != user {
-			return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", sessionID)
+	if prev, ok := m.sessions[id]; ok { // lost a race with another open of this id
+		m.mu.Unlock()
+		if prev.User != req.User {
+			return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", id)
 		}
+		prev.hold()
 		return prev, nil
 	}
-	m.sessions[sessionID] = s
-	m.log.WithFields(logrus.Fields{"user": user, "session": sessionID, "engine": eng.ID, "protocol": protocol}).Info("session opened")
+	m.sessions[id] = s
+	eng.addSession()
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{"user": req.User, "session": id, "engine": eng.ID, "key": p.key, "protocol": req.Protocol}).Info("session opened")
 	return s, nil
 }
 
-// engineFor returns the live engine for user's key, launching one if needed. Concurrent
+// existing returns the known session id, checking its owner; join adds a holder.
+func (m *Manager) existing(ctx context.Context, user, id string, join bool) (*Session, error) {
+	m.mu.Lock()
+	s, ok := m.sessions[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	if s.User != user {
+		return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", id)
+	}
+	if join {
+		s.hold()
+	}
+	s.touch()
+	return s, nil
+}
+
+func (m *Manager) checkSessionLimit(user string) error {
+	if m.cfg.MaxSessionsPerUser <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, s := range m.sessions {
+		if s.User == user {
+			n++
+		}
+	}
+	if n >= m.cfg.MaxSessionsPerUser {
+		return newError(KindResourceExhausted, nil, "user %s has %d open sessions, the maximum; close one first", user, n)
+	}
+	return nil
+}
+
+// engineFor returns the live engine for p's key, launching one if needed. Concurrent
 // callers for one key share a single launch.
-func (m *Manager) engineFor(ctx context.Context, user string) (*Engine, error) {
-	key := user
+func (m *Manager) engineFor(ctx context.Context, p placement) (*Engine, error) {
 	for {
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
 			return nil, errClosed
 		}
-		sl, ok := m.slots[key]
+		sl, ok := m.slots[p.key]
 		if !ok {
+			if m.cfg.MaxEngines > 0 && len(m.engines)+m.launching() >= m.cfg.MaxEngines {
+				m.mu.Unlock()
+				return nil, newError(KindResourceExhausted, nil, "the bridge already runs %d engines, the maximum", m.cfg.MaxEngines)
+			}
 			sl = &slot{ready: make(chan struct{})}
-			m.slots[key] = sl
+			m.slots[p.key] = sl
 			m.wg.Add(1)
-			go m.launch(key, user, sl)
+			go m.launch(p, sl)
 		}
 		m.mu.Unlock()
 
@@ -138,30 +217,44 @@ func (m *Manager) engineFor(ctx context.Context, user string) (*Engine, error) {
 		if sl.err != nil {
 			return nil, sl.err
 		}
-		if sl.eng.alive() {
+		if sl.eng.alive() && !sl.eng.isDraining() {
 			return sl.eng, nil
 		}
-		// The engine died after launch; its watcher removes the slot. Try again.
+		// The engine died or is draining; its watcher or the reaper removes the slot.
 		m.mu.Lock()
-		if m.slots[key] == sl {
-			delete(m.slots, key)
+		if m.slots[p.key] == sl {
+			delete(m.slots, p.key)
 		}
 		m.mu.Unlock()
 	}
 }
 
-func (m *Manager) launch(key, user string, sl *slot) {
+// launching counts launches in flight. Caller holds mu.
+func (m *Manager) launching() int {
+	n := 0
+	for _, sl := range m.slots {
+		select {
+		case <-sl.ready:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Manager) launch(p placement, sl *slot) {
 	defer m.wg.Done()
-	log := m.log.WithFields(logrus.Fields{"user": user, "key": key})
+	log := m.log.WithFields(logrus.Fields{"key": p.key, "run_as": p.runAs})
 	log.Info("launching engine")
 	start := time.Now()
-	eng, err := m.start(key, user)
+	eng, err := m.start(p)
 	m.mu.Lock()
 	if err != nil {
-		delete(m.slots, key) // the next session tries again
+		delete(m.slots, p.key) // the next session tries again
 		sl.err = err
 	} else {
 		sl.eng = eng
+		m.engines[eng] = struct{}{}
 	}
 	close(sl.ready)
 	m.mu.Unlock()
@@ -172,32 +265,56 @@ func (m *Manager) launch(key, user string, sl *slot) {
 	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
 
 	m.wg.Add(1)
-	go m.watch(key, sl, eng, log)
+	go m.watch(eng, log)
 }
 
 // watch forgets an engine whose process exits, so that the next session relaunches it.
-func (m *Manager) watch(key string, sl *slot, eng *Engine, log *logrus.Entry) {
+func (m *Manager) watch(eng *Engine, log *logrus.Entry) {
 	defer m.wg.Done()
 	select {
 	case <-eng.proc.Done():
 	case <-m.ctx.Done():
 		return
 	}
+	expected := eng.isStopping()
 	eng.markDead()
-	m.mu.Lock()
-	if m.slots[key] == sl {
-		delete(m.slots, key)
-	}
-	m.mu.Unlock()
+	m.forgetEngine(eng)
 	_ = eng.conn.Close()
-	log.WithField("engine", eng.ID).Warn("engine process exited")
+	if expected {
+		log.WithField("engine", eng.ID).Info("engine stopped")
+	} else {
+		log.WithField("engine", eng.ID).Warn("engine process exited unexpectedly; its sessions move to a new engine on their next call")
+	}
 }
 
-func (m *Manager) start(key, user string) (*Engine, error) {
+// forgetEngine removes eng from the routing tables.
+func (m *Manager) forgetEngine(eng *Engine) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.engines, eng)
+	if sl, ok := m.slots[eng.Key]; ok && sl.eng == eng {
+		delete(m.slots, eng.Key)
+	}
+}
+
+func (m *Manager) start(p placement) (*Engine, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.StartTimeout)
 	defer cancel()
 	id := "engine-" + uuid.NewString()[:8]
-	proc, err := m.launcher.Launch(ctx, Spec{Name: sanitize(user) + "-" + id[7:], User: user})
+	l := m.launcher
+	if p.static != "" {
+		se := m.cfg.StaticEngines[p.static]
+		tlsCfg, err := staticTLS(se)
+		if err != nil {
+			return nil, err
+		}
+		l = Static{Addr: se.Addr, Token: se.Token, TLS: tlsCfg}
+	}
+	name := sanitize(p.runAs)
+	if name == "" {
+		name = "server"
+	}
+	proc, err := l.Launch(ctx, Spec{Name: name + "-" + id[7:], User: p.runAs, Conf: p.conf})
 	if err != nil {
 		return nil, launchError(ctx, err, m.cfg.StartTimeout)
 	}
@@ -206,13 +323,34 @@ func (m *Manager) start(key, user string) (*Engine, error) {
 		_ = proc.Stop(context.Background())
 		return nil, newError(KindUnavailable, err, "cannot connect to engine")
 	}
-	eng := &Engine{ID: id, Key: key, User: user, Started: time.Now(), proc: proc, conn: conn, client: connect.NewSparkConnectServiceClient(conn)}
+	eng := &Engine{ID: id, Key: p.key, User: p.runAs, Level: p.level, Static: p.static, Started: time.Now(), IdleTimeout: p.idleTimeout,
+		proc: proc, conn: conn, client: connect.NewSparkConnectServiceClient(conn)}
+	eng.idleSince = time.Now()
 	if eng.Version, err = waitReady(ctx, eng); err != nil {
 		_ = conn.Close()
 		_ = proc.Stop(context.Background())
 		return nil, launchError(ctx, err, m.cfg.StartTimeout)
 	}
 	return eng, nil
+}
+
+func staticTLS(se StaticEngine) (*tls.Config, error) {
+	if !se.TLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if se.CAFile != "" {
+		pem, err := os.ReadFile(se.CAFile)
+		if err != nil {
+			return nil, newError(KindUnavailable, err, "reading CA file of static engine")
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, newError(KindUnavailable, nil, "CA file %s holds no PEM certificate", se.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 func launchError(ctx context.Context, err error, timeout time.Duration) error {
@@ -257,33 +395,52 @@ func waitReady(ctx context.Context, eng *Engine) (string, error) {
 			if lp, ok := eng.proc.(*localProcess); ok {
 				return "", newError(KindUnavailable, last, "engine not ready (log %s):\n%s", lp.logPath, lp.logTail())
 			}
-			return "", last
+			return "", newError(KindUnavailable, last, "engine at %s not ready", eng.proc.Addr())
 		case <-tick.C:
 		}
 	}
 }
 
-func (m *Manager) forget(s *Session) {
-	m.mu.Lock()
-	if m.sessions[s.ID] == s {
-		delete(m.sessions, s.ID)
+// stopEngine stops eng for reason and forgets it.
+func (m *Manager) stopEngine(eng *Engine, reason string) {
+	if !eng.setStopping() {
+		return
 	}
-	m.mu.Unlock()
+	m.forgetEngine(eng)
+	m.log.WithFields(logrus.Fields{"engine": eng.ID, "key": eng.Key, "pid": eng.proc.PID(), "reason": reason}).Info("stopping engine")
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StopTimeout+5*time.Second)
+	defer cancel()
+	_ = eng.proc.Stop(ctx)
+	eng.markDead()
+	_ = eng.conn.Close()
 }
 
-// Engines lists the engines that are running or launching.
+// forget removes a session from the registry and from its engine's count.
+func (m *Manager) forget(s *Session) {
+	m.mu.Lock()
+	if m.sessions[s.ID] != s {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.sessions, s.ID)
+	eng := s.engine()
+	m.mu.Unlock()
+	eng.removeSession()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	m.log.WithFields(logrus.Fields{"user": s.User, "session": s.ID, "engine": eng.ID}).Info("session closed")
+}
+
+// Engines lists the engines that are running, draining ones included.
 func (m *Manager) Engines() []EngineInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []EngineInfo
-	for _, sl := range m.slots {
-		select {
-		case <-sl.ready:
-			if sl.eng != nil {
-				out = append(out, sl.eng.info())
-			}
-		default:
-		}
+	out := make([]EngineInfo, 0, len(m.engines))
+	for e := range m.engines {
+		out = append(out, e.info())
 	}
 	return out
 }
@@ -291,9 +448,13 @@ func (m *Manager) Engines() []EngineInfo {
 // Sessions lists the live sessions.
 func (m *Manager) Sessions() []SessionInfo {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]SessionInfo, 0, len(m.sessions))
+	all := make([]*Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	out := make([]SessionInfo, 0, len(all))
+	for _, s := range all {
 		out = append(out, s.info())
 	}
 	return out
@@ -308,28 +469,19 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
-	var engines []*Engine
-	for _, sl := range m.slots {
-		select {
-		case <-sl.ready:
-			if sl.eng != nil {
-				engines = append(engines, sl.eng)
-			}
-		default:
-		}
+	engines := make([]*Engine, 0, len(m.engines))
+	for e := range m.engines {
+		engines = append(engines, e)
 	}
 	m.mu.Unlock()
 
-	m.cancel() // aborts launches in flight; their processes are stopped by start()
+	m.cancel() // aborts launches in flight (start() stops their processes) and the reaper
 	var wg sync.WaitGroup
 	for _, e := range engines {
 		wg.Add(1)
 		go func(e *Engine) {
 			defer wg.Done()
-			_ = e.conn.Close()
-			_ = e.proc.Stop(ctx)
-			e.markDead()
-			m.log.WithFields(logrus.Fields{"engine": e.ID, "user": e.User, "pid": e.proc.PID()}).Info("engine stopped")
+			m.stopEngine(e, "bridge shutdown")
 		}(e)
 	}
 	wg.Wait()
@@ -347,5 +499,5 @@ func sanitize(s string) string {
 	if len(b) > 32 {
 		b = b[:32]
 	}
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }

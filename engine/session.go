@@ -2,47 +2,113 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 )
 
-// Session is one client session on a user's engine. Its ID is also the Spark Connect
-// session id on the engine, so a Thrift session and a Connect session are the same kind
-// of thing to the engine.
+// Session is one client session on an engine. Its ID is also the Spark Connect session id on
+// the engine, so a Thrift session and a Connect session are the same kind of thing to the
+// engine, and one can join the other.
+//
+// If the session's engine dies, the next call through Client moves the session to a new
+// engine for the same key (engine-side state such as temp views is lost with the old one).
 type Session struct {
 	ID       string
 	User     string
 	Protocol string
 	Created  time.Time
 
-	eng      *Engine
 	m        *Manager
+	place    placement
 	lastUsed atomic.Int64 // unix nanos
+	done     chan struct{} // closed when the session is forgotten
+
+	// mu guards eng, holders and ops.
+	mu      sync.Mutex
+	eng     *Engine
+	holders int
+	ops     map[string]*Operation
 }
 
 // SessionInfo describes a session for introspection.
 type SessionInfo struct {
-	ID       string
-	User     string
-	Protocol string
-	EngineID string
-	Created  time.Time
-	LastUsed time.Time
+	ID         string
+	User       string
+	Protocol   string
+	EngineID   string
+	Key        string
+	Holders    int
+	Created    time.Time
+	LastUsed   time.Time
+	Operations []OperationInfo
 }
 
 func (s *Session) info() SessionInfo {
-	return SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, EngineID: s.eng.ID, Created: s.Created, LastUsed: time.Unix(0, s.lastUsed.Load())}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, EngineID: s.eng.ID, Key: s.place.key, Holders: s.holders,
+		Created: s.Created, LastUsed: time.Unix(0, s.lastUsed.Load())}
+	for _, op := range s.ops {
+		in.Operations = append(in.Operations, op.info())
+	}
+	return in
 }
 
 func (s *Session) touch() { s.lastUsed.Store(time.Now().UnixNano()) }
 
-// Client is a Spark Connect client bound to the session's engine. Requests sent through it
-// must carry this session's ID and UserContext.
-func (s *Session) Client() connect.SparkConnectServiceClient {
+func (s *Session) hold() {
+	s.mu.Lock()
+	s.holders++
+	s.mu.Unlock()
+}
+
+func (s *Session) engine() *Engine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng
+}
+
+// Done is closed when the session has been closed, by its holders or by the idle reaper.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Client returns a Spark Connect client bound to the session's engine, moving the session
+// to a new engine first if its engine has died. Requests sent through it must carry this
+// session's ID and UserContext.
+func (s *Session) Client(ctx context.Context) (connect.SparkConnectServiceClient, error) {
 	s.touch()
-	return s.eng.client
+	select {
+	case <-s.done:
+		return nil, newError(KindNotFound, nil, "session %s is closed", s.ID)
+	default:
+	}
+	eng := s.engine()
+	if eng.alive() {
+		return eng.client, nil
+	}
+	if s.place.level == ShareConnection {
+		return nil, newError(KindUnavailable, nil, "the engine of this session (%s) has stopped; open a new session", eng.ID)
+	}
+	next, err := s.m.engineFor(ctx, s.place)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	moved := s.eng != next
+	if moved {
+		s.eng.removeSession()
+		next.addSession()
+		s.eng = next
+	}
+	s.mu.Unlock()
+	if moved {
+		s.m.log.WithFields(logrus.Fields{"session": s.ID, "user": s.User, "from": eng.ID, "to": next.ID}).Warn("session moved to a new engine after its engine stopped")
+	}
+	return next.client, nil
 }
 
 // UserContext is the user context the engine sees for this session.
@@ -51,30 +117,142 @@ func (s *Session) UserContext() *connect.UserContext {
 }
 
 // SparkVersion is the Spark version of the session's engine.
-func (s *Session) SparkVersion() string { return s.eng.Version }
+func (s *Session) SparkVersion() string { return s.engine().Version }
 
 // EngineID identifies the engine serving the session.
-func (s *Session) EngineID() string { return s.eng.ID }
+func (s *Session) EngineID() string { return s.engine().ID }
 
 // Err returns an Unavailable error when the session's engine has stopped, and nil otherwise.
 // Frontends call it to turn a transport failure into a clear message.
 func (s *Session) Err() error {
-	if s.eng.alive() {
+	eng := s.engine()
+	if eng.alive() {
 		return nil
 	}
-	return newError(KindUnavailable, nil, "the engine serving this session (%s) has stopped", s.eng.ID)
+	return newError(KindUnavailable, nil, "the engine serving this session (%s) stopped; the next statement runs on a new engine", eng.ID)
 }
 
-// Close releases the engine-side session and forgets it.
+// Close drops one holder of the session. The last holder's Close releases the engine-side
+// session and, at the CONNECTION share level, stops the engine.
 func (s *Session) Close(ctx context.Context) error {
-	s.m.forget(s)
-	if !s.eng.alive() {
+	s.mu.Lock()
+	s.holders--
+	last := s.holders <= 0
+	eng := s.eng
+	s.mu.Unlock()
+	if !last {
 		return nil
 	}
-	_, err := s.eng.client.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: s.ID, UserContext: s.UserContext()})
+	s.m.forget(s)
+	if eng.Level == ShareConnection {
+		s.m.stopEngine(eng, "its CONNECTION session closed")
+		return nil
+	}
+	if !eng.alive() {
+		return nil
+	}
+	_, err := eng.client.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: s.ID, UserContext: s.UserContext()})
 	return err
 }
 
 // Detach forgets the session without telling the engine: for a Connect client that has
 // released the session itself.
-func (s *Session) Detach() { s.m.forget(s) }
+func (s *Session) Detach() {
+	s.m.forget(s)
+	if eng := s.engine(); eng.Level == ShareConnection {
+		s.m.stopEngine(eng, "its CONNECTION session was released")
+	}
+}
+
+// Operation is one execution in a session, as both frontends see it: a Thrift operation
+// handle or a Connect operation id maps onto one.
+type Operation struct {
+	ID      string
+	Kind    string
+	Started time.Time
+
+	s        *Session
+	lastUsed atomic.Int64
+	expire   func() // called by the reaper when the operation idles out
+
+	// mu guards state.
+	mu    sync.Mutex
+	state string
+}
+
+// OperationInfo describes an operation for introspection.
+type OperationInfo struct {
+	ID       string
+	Kind     string
+	State    string
+	Started  time.Time
+	LastUsed time.Time
+}
+
+func (op *Operation) info() OperationInfo {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return OperationInfo{ID: op.ID, Kind: op.Kind, State: op.state, Started: op.Started, LastUsed: time.Unix(0, op.lastUsed.Load())}
+}
+
+// Operation states.
+const (
+	OpRunning  = "RUNNING"
+	OpFinished = "FINISHED"
+	OpError    = "ERROR"
+	OpCanceled = "CANCELED"
+)
+
+// StartOperation registers a running operation, enforcing the per-session limit. expire,
+// if not nil, is called when the operation has been idle for the operation idle timeout;
+// it must close the operation.
+func (s *Session) StartOperation(id, kind string, expire func()) (*Operation, error) {
+	s.touch()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max := s.m.cfg.MaxOperationsPerSession; max > 0 {
+		running := 0
+		for _, op := range s.ops {
+			if op.State() == OpRunning {
+				running++
+			}
+		}
+		if running >= max {
+			return nil, newError(KindResourceExhausted, nil, "session %s has %d running operations, the maximum", s.ID, running)
+		}
+	}
+	op := &Operation{ID: id, Kind: kind, Started: time.Now(), s: s, expire: expire, state: OpRunning}
+	op.touch()
+	s.ops[id] = op
+	return op, nil
+}
+
+func (op *Operation) touch() { op.lastUsed.Store(time.Now().UnixNano()) }
+
+// Touch records client activity on the operation.
+func (op *Operation) Touch() {
+	op.touch()
+	op.s.touch()
+}
+
+// SetState records the operation's state.
+func (op *Operation) SetState(state string) {
+	op.mu.Lock()
+	op.state = state
+	op.mu.Unlock()
+	op.Touch()
+}
+
+// State is the operation's state.
+func (op *Operation) State() string {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.state
+}
+
+// End removes the operation from its session.
+func (op *Operation) End() {
+	op.s.mu.Lock()
+	delete(op.s.ops, op.ID)
+	op.s.mu.Unlock()
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"context"
 	"sync"
 )
@@ -12,18 +13,21 @@ type Static struct {
 	Addr string
 	// Token is the bearer token the endpoint expects; empty for none.
 	Token string
+	// TLS, when set, is used to dial the endpoint.
+	TLS *tls.Config
 }
 
 var _ Launcher = Static{}
 
 // Launch returns the endpoint; the Manager then probes it like a launched engine.
 func (s Static) Launch(context.Context, Spec) (Process, error) {
-	return &staticProcess{addr: s.Addr, token: s.Token, done: make(chan struct{})}, nil
+	return &staticProcess{addr: s.Addr, token: s.Token, tls: s.TLS, done: make(chan struct{})}, nil
 }
 
 // staticProcess stands for an endpoint the bridge does not own: stopping it only forgets it.
 type staticProcess struct {
 	addr, token string
+	tls         *tls.Config
 	once        sync.Once
 	done        chan struct{}
 }
@@ -31,6 +35,7 @@ type staticProcess struct {
 func (p *staticProcess) Addr() string          { return p.addr }
 func (p *staticProcess) Token() string         { return p.token }
 func (p *staticProcess) PID() int              { return 0 }
+func (p *staticProcess) TLSConfig() *tls.Config { return p.tls }
 func (p *staticProcess) Done() <-chan struct{} { return p.done }
 func (p *staticProcess) Stop(context.Context) error {
 	p.once.Do(func() { close(p.done) })

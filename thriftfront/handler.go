@@ -19,7 +19,7 @@ import (
 
 // Sessions is what the frontend needs of the engine layer.
 type Sessions interface {
-	OpenSession(ctx context.Context, user, protocol string) (*engine.Session, error)
+	Open(ctx context.Context, req engine.SessionRequest) (*engine.Session, error)
 }
 
 // Handler implements TCLIService over engine sessions. It is shared by every connection.
@@ -76,6 +76,12 @@ func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error)
 	if !ok {
 		return nil, invalidHandle("session")
 	}
+	select {
+	case <-s.es.Done(): // closed by the engine layer's idle reaper
+		delete(h.sess, string(s.guid))
+		return nil, &wireError{msg: "Invalid session handle: the session was closed after being idle", sqlState: "HY000", code: codeInvalidHandle}
+	default:
+	}
 	return s, nil
 }
 
@@ -112,16 +118,13 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	}
 	resp.ServerProtocolVersion = proto
 
-	es, err := h.sessions.OpenSession(ctx, user, "thrift")
+	es, err := h.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "thrift", Conf: req.Configuration})
 	if err != nil {
 		resp.Status = errStatus(err)
 		return resp, nil
 	}
-	id, err := uuid.Parse(es.ID)
-	if err != nil {
-		resp.Status = errStatus(err)
-		return resp, nil
-	}
+	// The handle is the bridge's own: several HS2 sessions may join one engine session.
+	id := uuid.New()
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
 	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{}}
@@ -152,7 +155,7 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 // runToCompletion executes a statement whose result is not wanted.
 func (h *Handler) runToCompletion(s *session, stmt string) error {
 	op := newOperation(s, stmt, h.mem)
-	op.run(s.es)
+	op.run()
 	defer op.close()
 	if st, err, _ := op.status(); st == hiveserver.TOperationState_ERROR_STATE {
 		return err
@@ -238,6 +241,11 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(invalidRequest("empty statement"))}, nil
 	}
 	op := newOperation(s, stmt, h.mem)
+	eop, err := s.es.StartOperation(op.id, "thrift", func() { h.expireOp(op) })
+	if err != nil {
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
+	}
+	op.eop = eop
 	h.mu.Lock()
 	h.ops[string(op.guid)] = op
 	h.mu.Unlock()
@@ -246,10 +254,10 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 	s.mu.Unlock()
 
 	if req.RunAsync {
-		go op.run(s.es)
+		go op.run()
 		return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, true)}, nil
 	}
-	op.run(s.es)
+	op.run()
 	st, opErr, schema := op.status()
 	if st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_CANCELED_STATE {
 		h.detachOp(op)
@@ -260,6 +268,12 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(opErr)}, nil
 	}
 	return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, schema != nil && len(schema.Columns) > 0)}, nil
+}
+
+// expireOp closes an operation the engine layer found idle.
+func (h *Handler) expireOp(op *operation) {
+	h.detachOp(op)
+	op.close()
 }
 
 func (h *Handler) detachOp(op *operation) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/google/uuid"
 	"net"
 	"slices"
 	"strconv"
@@ -327,16 +326,17 @@ func TestCloseSessionReleasesEngineSession(t *testing.T) {
 	b := startBridge(t)
 	c := b.noSASLClient(t)
 	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	open := b.mgr.Sessions()
+	if len(open) != 1 {
+		t.Fatalf("%d sessions open", len(open))
+	}
+	id := open[0].ID
 	resp, err := c.CloseSession(context.Background(), &hiveserver.TCloseSessionReq{SessionHandle: sh})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustOK(t, resp.Status)
-	id, err := uuid.FromBytes(sh.SessionId.GUID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if released := b.spark.Released(); !slices.Contains(released, id.String()) {
+	if released := b.spark.Released(); !slices.Contains(released, id) {
 		t.Fatalf("engine sessions released: %v, want %s among them", released, id)
 	}
 	if n := len(b.mgr.Sessions()); n != 0 {

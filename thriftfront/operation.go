@@ -30,7 +30,8 @@ type operation struct {
 	query string
 	mem   memory.Allocator
 
-	ctx    context.Context // cancelled by cancel/close; the engine call runs under it
+	eop    *engine.Operation // the engine layer's record; nil for internal statements
+	ctx    context.Context   // cancelled by cancel/close; the engine call runs under it
 	cancel context.CancelFunc
 	ready  chan struct{} // closed when the first batch, the end, or an error has arrived
 
@@ -64,10 +65,16 @@ func newOperation(s *session, query string, mem memory.Allocator) *operation {
 
 // run starts the engine execution and reads until the first Arrow batch. It is called once,
 // synchronously or on its own goroutine for runAsync; ready is closed when it returns.
-func (op *operation) run(es *engine.Session) {
+func (op *operation) run() {
 	defer close(op.ready)
+	es := op.sess.es
 	op.setState(hiveserver.TOperationState_RUNNING_STATE, nil)
-	stream, err := es.Client().ExecutePlan(op.ctx, &connect.ExecutePlanRequest{
+	c, err := es.Client(op.ctx)
+	if err != nil {
+		op.fail(es, err)
+		return
+	}
+	stream, err := c.ExecutePlan(op.ctx, &connect.ExecutePlanRequest{
 		SessionId:   es.ID,
 		UserContext: es.UserContext(),
 		OperationId: &op.id,
@@ -119,10 +126,25 @@ func (op *operation) setState(st hiveserver.TOperationState, err error) {
 		return
 	}
 	op.state, op.err = st, err
+	if op.eop != nil {
+		op.eop.SetState(engineState(st))
+	}
 	switch st {
 	case hiveserver.TOperationState_FINISHED_STATE, hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_CANCELED_STATE:
 		op.completed = time.Now()
 	}
+}
+
+func engineState(st hiveserver.TOperationState) string {
+	switch st {
+	case hiveserver.TOperationState_FINISHED_STATE:
+		return engine.OpFinished
+	case hiveserver.TOperationState_ERROR_STATE:
+		return engine.OpError
+	case hiveserver.TOperationState_CANCELED_STATE, hiveserver.TOperationState_CLOSED_STATE:
+		return engine.OpCanceled
+	}
+	return engine.OpRunning
 }
 
 func (op *operation) status() (hiveserver.TOperationState, error, *hiveserver.TTableSchema) {
@@ -174,6 +196,9 @@ func (op *operation) pull() error {
 // fetch returns up to maxRows rows from the current position. An empty row set means the
 // result is exhausted.
 func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, bool, error) {
+	if op.eop != nil {
+		op.eop.Touch()
+	}
 	op.fetchMu.Lock()
 	defer op.fetchMu.Unlock()
 	for op.cur == nil || op.curOff >= int(op.cur.NumRows()) {
@@ -217,6 +242,9 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 
 // close cancels the engine call, waits for a running start to notice, and frees buffers.
 func (op *operation) close() {
+	if op.eop != nil {
+		op.eop.End()
+	}
 	op.cancel()
 	<-op.ready
 	op.fetchMu.Lock()

@@ -19,6 +19,7 @@ const (
 	codeUnavailable    = 10003
 	codeInternal       = 10004
 	codeInvalidRequest = 10005
+	codeLimit          = 10006
 )
 
 // wireError is an error with the fields HS2 clients read: message, SQLSTATE and error code.
@@ -78,6 +79,10 @@ func toWire(err error) *wireError {
 		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidHandle}
 	case engine.IsPermissionDenied(err):
 		return &wireError{msg: err.Error(), sqlState: "42000", code: codeInvalidRequest}
+	case engine.KindOf(err) == engine.KindResourceExhausted:
+		return &wireError{msg: err.Error(), sqlState: "53000", code: codeLimit}
+	case engine.KindOf(err) == engine.KindInvalidArgument:
+		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidRequest}
 	case errors.Is(err, context.Canceled):
 		return &wireError{msg: "operation cancelled", sqlState: "HY008", code: codeInternal}
 	}

@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func fastConfig() Config {
+	cfg := DefaultConfig()
+	cfg.StartTimeout = 5 * time.Second
+	cfg.ReapInterval = 20 * time.Millisecond
+	cfg.LivenessInterval = 0
+	return cfg
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestIdleEngineIsStopped(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.IdleTimeout = 100 * time.Millisecond
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(m.Engines()) != 1 {
+		t.Fatal("an engine with an open session was stopped")
+	}
+	_ = s.Close(context.Background())
+	waitFor(t, "idle engine to stop", func() bool { return len(m.Engines()) == 0 })
+	if !l.procs[0].stopped.Load() {
+		t.Fatal("idle engine's process was not stopped")
+	}
+}
+
+func TestConnectionShareLevelStopsEngineOnClose(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.ShareLevel = ShareConnection
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	a, _ := m.OpenSession(context.Background(), "alice", "thrift")
+	b, _ := m.OpenSession(context.Background(), "alice", "thrift")
+	if a.EngineID() == b.EngineID() || l.launches.Load() != 2 {
+		t.Fatalf("CONNECTION sessions share an engine (%d launches)", l.launches.Load())
+	}
+	_ = a.Close(context.Background())
+	if !l.procs[0].stopped.Load() || l.procs[1].stopped.Load() {
+		t.Fatal("closing a CONNECTION session must stop its engine and only its engine")
+	}
+}
+
+func TestMaxLifetimeDrains(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.MaxLifetime = 100 * time.Millisecond
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	old, _ := m.OpenSession(context.Background(), "alice", "thrift")
+	waitFor(t, "engine to drain", func() bool {
+		e := m.Engines()
+		return len(e) == 1 && e[0].State == "draining"
+	})
+	fresh, err := m.OpenSession(context.Background(), "alice", "thrift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.EngineID() == old.EngineID() {
+		t.Fatal("a new session landed on a draining engine")
+	}
+	if l.procs[0].stopped.Load() {
+		t.Fatal("draining engine stopped while a session was still on it")
+	}
+	_ = old.Close(context.Background())
+	waitFor(t, "drained engine to stop", func() bool { return l.procs[0].stopped.Load() })
+}
+
+func TestFailedLivenessProbesStopEngine(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.LivenessInterval = 30 * time.Millisecond
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // healthy probes must not stop it
+	if s.Err() != nil {
+		t.Fatal("healthy engine treated as dead")
+	}
+	l.procs[0].srv.Stop() // the server hangs up but the process "lives": only probes notice
+	waitFor(t, "unresponsive engine to be stopped", func() bool { return s.Err() != nil })
+	if !IsUnavailable(s.Err()) {
+		t.Fatalf("err %v", s.Err())
+	}
+	// The session moves to a new engine on its next call.
+	if _, err := s.Client(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Err() != nil || l.launches.Load() != 2 {
+		t.Fatalf("session not moved to a relaunched engine (%d launches)", l.launches.Load())
+	}
+}
+
+func TestLimits(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.MaxEngines = 2
+	cfg.MaxSessionsPerUser = 2
+	cfg.MaxOperationsPerSession = 1
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	a1, err := m.OpenSession(ctx, "alice", "thrift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.OpenSession(ctx, "alice", "thrift"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.OpenSession(ctx, "alice", "thrift"); KindOf(err) != KindResourceExhausted {
+		t.Fatalf("third session of alice: %v", err)
+	}
+	if _, err := m.OpenSession(ctx, "bob", "thrift"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.OpenSession(ctx, "carol", "thrift"); KindOf(err) != KindResourceExhausted {
+		t.Fatalf("third engine: %v", err)
+	}
+	op, err := a1.StartOperation("op1", "thrift", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a1.StartOperation("op2", "thrift", nil); KindOf(err) != KindResourceExhausted {
+		t.Fatalf("second running operation: %v", err)
+	}
+	op.SetState(OpFinished)
+	if _, err := a1.StartOperation("op3", "thrift", nil); err != nil {
+		t.Fatalf("an operation after the running one finished: %v", err)
+	}
+}
+
+func TestJoinSharesSessionUntilLastHolderCloses(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := NewManager(fastConfig(), l, nil)
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	conn, err := m.AttachSession(ctx, "alice", "0b6c6a0e-6f5c-4f36-8c59-6b2b1f4c9d10", "connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift", Conf: map[string]string{"set:hiveconf:" + ConfSessionID: conn.ID}})
+	if err != nil || joined != conn {
+		t.Fatalf("join: %v (same session %v)", err, joined == conn)
+	}
+	if _, err := m.Open(ctx, SessionRequest{User: "bob", Protocol: "thrift", Conf: map[string]string{ConfSessionID: conn.ID}}); !IsPermissionDenied(err) {
+		t.Fatalf("bob joining alice's session: %v", err)
+	}
+	if _, err := m.Open(ctx, SessionRequest{User: "alice", Conf: map[string]string{ConfSessionID: "5f1f0d9e-0c7e-4a53-9a3c-2d7f8f0e4b21"}}); !IsNotFound(err) {
+		t.Fatalf("joining an unknown session: %v", err)
+	}
+	_ = joined.Close(ctx)
+	if len(m.Sessions()) != 1 {
+		t.Fatal("the joined session closed while its Connect holder still had it")
+	}
+	_ = conn.Close(ctx)
+	if len(m.Sessions()) != 0 {
+		t.Fatal("the session outlived its last holder")
+	}
+}
+
+func TestIdleSessionAndOperationAreClosed(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.SessionIdleTimeout = 150 * time.Millisecond
+	cfg.OperationIdleTimeout = 50 * time.Millisecond
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := make(chan struct{})
+	op, err := s.StartOperation("op", "thrift", func() { close(expired) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.SetState(OpFinished)
+	select {
+	case <-expired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle operation not expired")
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle session not closed")
+	}
+	if _, err := s.Client(context.Background()); !IsNotFound(err) {
+		t.Fatalf("client of a closed session: %v", err)
+	}
+}
