@@ -30,9 +30,9 @@ type Manager struct {
 
 	// mu guards slots, engines, sessions and closed.
 	mu       sync.Mutex
-	slots    map[string]*slot    // by routing key: the engine new sessions of that key get
+	slots    map[string]*slot     // by routing key: the engine new sessions of that key get
 	engines  map[*Engine]struct{} // every live engine, draining ones included
-	sessions map[string]*Session // by session id
+	sessions map[string]*Session  // by session id
 	closed   bool
 }
 

@@ -25,7 +25,7 @@ type Session struct {
 
 	m        *Manager
 	place    placement
-	lastUsed atomic.Int64 // unix nanos
+	lastUsed atomic.Int64  // unix nanos
 	done     chan struct{} // closed when the session is forgotten
 
 	// mu guards eng, holders and ops.

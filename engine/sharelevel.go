@@ -189,4 +189,3 @@ func validName(s string) bool {
 	}
 	return true
 }
-

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"sync"
 )
 
@@ -32,11 +32,11 @@ type staticProcess struct {
 	done        chan struct{}
 }
 
-func (p *staticProcess) Addr() string          { return p.addr }
-func (p *staticProcess) Token() string         { return p.token }
-func (p *staticProcess) PID() int              { return 0 }
+func (p *staticProcess) Addr() string           { return p.addr }
+func (p *staticProcess) Token() string          { return p.token }
+func (p *staticProcess) PID() int               { return 0 }
 func (p *staticProcess) TLSConfig() *tls.Config { return p.tls }
-func (p *staticProcess) Done() <-chan struct{} { return p.done }
+func (p *staticProcess) Done() <-chan struct{}  { return p.done }
 func (p *staticProcess) Stop(context.Context) error {
 	p.once.Do(func() { close(p.done) })
 	return nil
