@@ -132,6 +132,9 @@ func toStatus(err error) error {
 		code = codes.InvalidArgument
 	case engine.KindResourceExhausted:
 		code = codes.ResourceExhausted
+	case engine.KindEngineLost:
+		// Not UNAVAILABLE: clients retry that, and a retry cannot bring the lost work back.
+		code = codes.Aborted
 	}
 	if errors.Is(err, context.Canceled) {
 		code = codes.Canceled

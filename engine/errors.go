@@ -22,6 +22,9 @@ const (
 	KindInvalidArgument
 	// KindResourceExhausted means a configured limit was reached.
 	KindResourceExhausted
+	// KindEngineLost means the engine serving a call died during it. Retrying the same call
+	// is pointless; the next one runs on a new engine.
+	KindEngineLost
 )
 
 func (k Kind) String() string {
@@ -36,6 +39,8 @@ func (k Kind) String() string {
 		return "invalid argument"
 	case KindResourceExhausted:
 		return "resource exhausted"
+	case KindEngineLost:
+		return "engine lost"
 	default:
 		return "internal"
 	}
@@ -72,6 +77,9 @@ func KindOf(err error) Kind {
 
 // IsUnavailable reports whether err means the engine could not be launched or reached.
 func IsUnavailable(err error) bool { return err != nil && KindOf(err) == KindUnavailable }
+
+// IsEngineLost reports whether err means the engine died during the call.
+func IsEngineLost(err error) bool { return err != nil && KindOf(err) == KindEngineLost }
 
 // IsNotFound reports whether err means an unknown session or handle.
 func IsNotFound(err error) bool { return err != nil && KindOf(err) == KindNotFound }

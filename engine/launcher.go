@@ -162,6 +162,9 @@ func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
 	}
 
 	cmd := exec.Command(submit, args...)
+	// Files an engine writes into its working directory (derby.log, a default warehouse)
+	// land beside its log, not wherever the bridge was started.
+	cmd.Dir = l.cfg.LogDir
 	cmd.Env = append(os.Environ(), TokenEnv+"="+token, "SPARK_LOCAL_IP=127.0.0.1")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile

@@ -104,7 +104,7 @@ func TestFailedLivenessProbesStopEngine(t *testing.T) {
 	}
 	l.procs[0].srv.Stop() // the server hangs up but the process "lives": only probes notice
 	waitFor(t, "unresponsive engine to be stopped", func() bool { return s.Err() != nil })
-	if !IsUnavailable(s.Err()) {
+	if !IsEngineLost(s.Err()) {
 		t.Fatalf("err %v", s.Err())
 	}
 	// The session moves to a new engine on its next call.

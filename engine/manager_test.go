@@ -260,7 +260,7 @@ func TestDeadEngineIsRelaunched(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !IsUnavailable(s1.Err()) {
+	if !IsEngineLost(s1.Err()) {
 		t.Fatalf("dead session error %v is not unavailable", s1.Err())
 	}
 	s2, err := m.OpenSession(context.Background(), "alice", "thrift")

@@ -122,14 +122,14 @@ func (s *Session) SparkVersion() string { return s.engine().Version }
 // EngineID identifies the engine serving the session.
 func (s *Session) EngineID() string { return s.engine().ID }
 
-// Err returns an Unavailable error when the session's engine has stopped, and nil otherwise.
+// Err returns an EngineLost error when the session's engine has stopped, and nil otherwise.
 // Frontends call it to turn a transport failure into a clear message.
 func (s *Session) Err() error {
 	eng := s.engine()
 	if eng.alive() {
 		return nil
 	}
-	return newError(KindUnavailable, nil, "the engine serving this session (%s) stopped; the next statement runs on a new engine", eng.ID)
+	return newError(KindEngineLost, nil, "the engine serving this session (%s) stopped; the next statement runs on a new engine", eng.ID)
 }
 
 // Close drops one holder of the session. The last holder's Close releases the engine-side

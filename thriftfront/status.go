@@ -73,7 +73,7 @@ func toWire(err error) *wireError {
 		return out
 	}
 	switch {
-	case engine.IsUnavailable(err):
+	case engine.IsUnavailable(err), engine.IsEngineLost(err):
 		return &wireError{msg: err.Error(), sqlState: "08S01", code: codeUnavailable}
 	case engine.IsNotFound(err):
 		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidHandle}

@@ -48,8 +48,9 @@ func run() error {
 	ecfg := engine.DefaultConfig()
 	tcfg := thriftfront.DefaultConfig()
 	ccfg := connectfront.DefaultConfig()
-	sparkConf := confFlag(ecfg.SparkConf)
+	cliConf := confFlag{} // -conf values: they win over the config file's spark_conf
 
+	configPath := flag.String("config", "", "JSON config file (see README); flags win over it")
 	thriftAddr := flag.String("thrift-addr", ":10000", "HiveServer2 binary transport (SASL PLAIN and NOSASL) listen address")
 	connectAddr := flag.String("connect-addr", ":15002", "Spark Connect gRPC listen address")
 	flag.StringVar(&ecfg.SparkHome, "spark-home", os.Getenv("SPARK_HOME"), "Spark installation used to launch engines (default $SPARK_HOME)")
@@ -57,11 +58,50 @@ func run() error {
 	flag.StringVar(&ecfg.DriverMemory, "driver-memory", ecfg.DriverMemory, "engine driver memory")
 	flag.StringVar(&ecfg.LogDir, "engine-log-dir", ecfg.LogDir, "directory for per-engine log files")
 	flag.DurationVar(&ecfg.StartTimeout, "engine-start-timeout", ecfg.StartTimeout, "how long an engine may take to become ready")
-	flag.Var(sparkConf, "conf", "Spark conf key=value for every engine (repeatable)")
+	flag.Var(cliConf, "conf", "Spark conf key=value for every engine (repeatable)")
+	shareLevel := flag.String("share-level", string(ecfg.ShareLevel), "which sessions share an engine: CONNECTION, USER, GROUP or SERVER")
+	flag.BoolVar(&ecfg.AllowShareLevelOverride, "allow-share-level-override", false, "let sessions choose their share level with "+engine.ConfShareLevel)
+	flag.DurationVar(&ecfg.IdleTimeout, "engine-idle-timeout", ecfg.IdleTimeout, "stop an engine with no sessions after this long (0: never)")
+	flag.DurationVar(&ecfg.MaxLifetime, "engine-max-lifetime", 0, "drain an engine after this long (0: never)")
+	flag.BoolVar(&ecfg.ProxyUser, "proxy-user", false, "launch engines with --proxy-user set to the user they serve")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
 
+	// The config file applies under the flags: remember the flags given, apply the file, then
+	// set those flags again.
+	if *configPath != "" {
+		given := map[string]string{}
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name != "config" && f.Name != "conf" {
+				given[f.Name] = f.Value.String()
+			}
+		})
+		fc, err := loadConfigFile(*configPath)
+		if err != nil {
+			return err
+		}
+		if err := fc.Engine.apply(&ecfg); err != nil {
+			return fmt.Errorf("config file %s: %w", *configPath, err)
+		}
+		if fc.ThriftAddr != "" {
+			*thriftAddr = fc.ThriftAddr
+		}
+		if fc.ConnectAddr != "" {
+			*connectAddr = fc.ConnectAddr
+		}
+		if fc.Engine.ShareLevel != "" {
+			*shareLevel = string(ecfg.ShareLevel)
+		}
+		for name, v := range given {
+			if err := flag.Set(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	for k, v := range cliConf {
+		ecfg.SparkConf[k] = v
+	}
 	lvl, err := logrus.ParseLevel(*logLevel)
 	if err != nil {
 		return err
@@ -79,7 +119,12 @@ func run() error {
 	if ecfg.SparkHome, err = filepath.Abs(ecfg.SparkHome); err != nil {
 		return err
 	}
-	ecfg.SparkConf = sparkConf
+	if _, err := os.Stat(filepath.Join(ecfg.SparkHome, "bin", "spark-submit")); err != nil {
+		return fmt.Errorf("no spark-submit under -spark-home %s: %w", ecfg.SparkHome, err)
+	}
+	if ecfg.ShareLevel, err = engine.ParseShareLevel(*shareLevel); err != nil {
+		return err
+	}
 
 	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
 	handler := thriftfront.NewHandler(tcfg, mgr, log)

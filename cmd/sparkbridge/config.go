@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+)
+
+// fileConfig is the JSON config file (-config). Every field is optional; flags given on the
+// command line win over the file.
+type fileConfig struct {
+	ThriftAddr  string       `json:"thrift_addr"`
+	ConnectAddr string       `json:"connect_addr"`
+	Engine      engineConfig `json:"engine"`
+}
+
+type engineConfig struct {
+	SparkHome               string                         `json:"spark_home"`
+	Master                  string                         `json:"master"`
+	DriverMemory            string                         `json:"driver_memory"`
+	SparkConf               map[string]string              `json:"spark_conf"`
+	UserConf                map[string]map[string]string   `json:"user_conf"`
+	SessionConfAllowList    []string                       `json:"session_conf_allow_list"`
+	ProxyUser               *bool                          `json:"proxy_user"`
+	LogDir                  string                         `json:"log_dir"`
+	StartTimeout            duration                       `json:"start_timeout"`
+	ShareLevel              string                         `json:"share_level"`
+	AllowShareLevelOverride *bool                          `json:"allow_share_level_override"`
+	Groups                  map[string]string              `json:"groups"`
+	StaticEngines           map[string]engine.StaticEngine `json:"static_engines"`
+	UserEngines             map[string]string              `json:"user_engines"`
+	GroupEngines            map[string]string              `json:"group_engines"`
+	IdleTimeout             duration                       `json:"idle_timeout"`
+	MaxLifetime             duration                       `json:"max_lifetime"`
+	LivenessInterval        duration                       `json:"liveness_interval"`
+	SessionIdleTimeout      duration                       `json:"session_idle_timeout"`
+	OperationIdleTimeout    duration                       `json:"operation_idle_timeout"`
+	MaxEngines              *int                           `json:"max_engines"`
+	MaxSessionsPerUser      *int                           `json:"max_sessions_per_user"`
+	MaxOperationsPerSession *int                           `json:"max_operations_per_session"`
+}
+
+// duration is a time.Duration written as a string such as "30s" or "10m"; "0s" turns a
+// timeout off.
+type duration struct {
+	d   time.Duration
+	set bool
+}
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("durations are strings such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.d, d.set = v, true
+	return nil
+}
+
+func loadConfigFile(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var fc fileConfig
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return &fc, nil
+}
+
+// apply lays the file's engine settings over cfg.
+func (ec engineConfig) apply(cfg *engine.Config) error {
+	setStr := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setStr(&cfg.SparkHome, ec.SparkHome)
+	setStr(&cfg.Master, ec.Master)
+	setStr(&cfg.DriverMemory, ec.DriverMemory)
+	setStr(&cfg.LogDir, ec.LogDir)
+	for k, v := range ec.SparkConf {
+		cfg.SparkConf[k] = v
+	}
+	if ec.UserConf != nil {
+		cfg.UserConf = ec.UserConf
+	}
+	if ec.SessionConfAllowList != nil {
+		cfg.SessionConfAllowList = ec.SessionConfAllowList
+	}
+	if ec.ProxyUser != nil {
+		cfg.ProxyUser = *ec.ProxyUser
+	}
+	if ec.ShareLevel != "" {
+		l, err := engine.ParseShareLevel(ec.ShareLevel)
+		if err != nil {
+			return err
+		}
+		cfg.ShareLevel = l
+	}
+	if ec.AllowShareLevelOverride != nil {
+		cfg.AllowShareLevelOverride = *ec.AllowShareLevelOverride
+	}
+	if ec.Groups != nil {
+		cfg.Groups = ec.Groups
+	}
+	if ec.StaticEngines != nil {
+		cfg.StaticEngines = ec.StaticEngines
+	}
+	if ec.UserEngines != nil {
+		cfg.UserEngines = ec.UserEngines
+	}
+	if ec.GroupEngines != nil {
+		cfg.GroupEngines = ec.GroupEngines
+	}
+	for _, name := range ec.UserEngines {
+		if _, ok := cfg.StaticEngines[name]; !ok {
+			return fmt.Errorf("user_engines names static engine %q, which static_engines does not define", name)
+		}
+	}
+	for _, name := range ec.GroupEngines {
+		if _, ok := cfg.StaticEngines[name]; !ok {
+			return fmt.Errorf("group_engines names static engine %q, which static_engines does not define", name)
+		}
+	}
+	for dst, src := range map[*time.Duration]duration{
+		&cfg.StartTimeout: ec.StartTimeout, &cfg.IdleTimeout: ec.IdleTimeout, &cfg.MaxLifetime: ec.MaxLifetime,
+		&cfg.LivenessInterval: ec.LivenessInterval, &cfg.SessionIdleTimeout: ec.SessionIdleTimeout, &cfg.OperationIdleTimeout: ec.OperationIdleTimeout,
+	} {
+		if src.set {
+			*dst = src.d
+		}
+	}
+	for dst, src := range map[*int]*int{&cfg.MaxEngines: ec.MaxEngines, &cfg.MaxSessionsPerUser: ec.MaxSessionsPerUser, &cfg.MaxOperationsPerSession: ec.MaxOperationsPerSession} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	return nil
+}

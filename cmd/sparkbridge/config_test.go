@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sparkbridge.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigFileApplies(t *testing.T) {
+	fc, err := loadConfigFile(writeConfig(t, `{
+		"thrift_addr": "127.0.0.1:10001",
+		"engine": {
+			"share_level": "group", "groups": {"alice": "analysts"},
+			"spark_conf": {"spark.executor.memory": "2g"},
+			"user_conf": {"alice": {"spark.executor.cores": "4"}},
+			"idle_timeout": "90s", "max_lifetime": "0s", "max_engines": 4,
+			"static_engines": {"emr": {"addr": "10.0.0.1:15002", "token": "t", "tls": true}},
+			"group_engines": {"bi": "emr"}
+		}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.MaxLifetime = time.Hour
+	if err := fc.Engine.apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if fc.ThriftAddr != "127.0.0.1:10001" || cfg.ShareLevel != engine.ShareGroup || cfg.Groups["alice"] != "analysts" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	if cfg.SparkConf["spark.executor.memory"] != "2g" || cfg.SparkConf["spark.ui.enabled"] != "false" {
+		t.Fatalf("spark conf = %v: the file adds to the defaults", cfg.SparkConf)
+	}
+	if cfg.IdleTimeout != 90*time.Second || cfg.MaxLifetime != 0 || cfg.MaxEngines != 4 || cfg.LivenessInterval != 30*time.Second {
+		t.Fatalf("durations and limits: %+v", cfg)
+	}
+	if cfg.StaticEngines["emr"].Addr != "10.0.0.1:15002" || !cfg.StaticEngines["emr"].TLS || cfg.GroupEngines["bi"] != "emr" {
+		t.Fatalf("static engines: %+v %+v", cfg.StaticEngines, cfg.GroupEngines)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"engine": {"bogus": 1}}`:                                        `unknown field "bogus"`,
+		`{"engine": {"idle_timeout": 30}}`:                                "durations are strings",
+		`{"engine": {"idle_timeout": "soon"}}`:                            "invalid duration",
+		`{"engine": {"share_level": "cluster"}}`:                          "unknown share level",
+		`{"engine": {"user_engines": {"alice": "nowhere"}}}`:              `static engine "nowhere"`,
+		`{"engine": {"static_engines": {}, "group_engines": {"g": "x"}}}`: `static engine "x"`,
+	} {
+		fc, err := loadConfigFile(writeConfig(t, body))
+		if err == nil {
+			cfg := engine.DefaultConfig()
+			err = fc.Engine.apply(&cfg)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", body, err, want)
+		}
+	}
+}
