@@ -14,8 +14,19 @@ import (
 // (header first), with beeline's own chatter removed.
 func beeline(t *testing.T, user string, sql string) []string {
 	t.Helper()
+	return beelineConf(t, user, "", sql)
+}
+
+// beelineConf is beeline with session configuration: conf is the JDBC URL's ?key=value;...
+// part, which Hive JDBC sends as set:hiveconf: entries of OpenSession.
+func beelineConf(t *testing.T, user, conf, sql string) []string {
+	t.Helper()
+	url := "jdbc:hive2://" + bridge.thriftAddr + "/default"
+	if conf != "" {
+		url += "?" + conf
+	}
 	out := runClient(t, 5*time.Minute, filepath.Join(bridge.sparkHome, "bin", "beeline"),
-		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default",
+		"-u", url,
 		"-n", user, "-p", "any-password",
 		"--outputformat=csv2", "--silent=true", "--showHeader=true", "--incremental=true",
 		"-e", sql)

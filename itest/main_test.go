@@ -113,6 +113,8 @@ func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
 		"-driver-memory", "1g",
 		"-conf", "spark.sql.shuffle.partitions=2",
 		"-conf", "spark.ui.enabled=false",
+		"-conf", "spark.sql.warehouse.dir="+filepath.Join(work, "warehouse"),
+		"-allow-share-level-override",
 	)
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
 	// The bridge dies with this test binary, and its engines die with it.
@@ -173,6 +175,11 @@ func (b *bridgeProc) log() string {
 
 // enginePIDs lists the bridge's child processes that are Spark Connect servers.
 func (b *bridgeProc) enginePIDs() []int {
+	return enginePIDsOf(b.cmd.Process.Pid)
+}
+
+// enginePIDsOf lists the child processes of parent that are Spark Connect servers.
+func enginePIDsOf(parent int) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {
@@ -187,7 +194,7 @@ func (b *bridgeProc) enginePIDs() []int {
 		// Fields after the parenthesised command: state, ppid, ...
 		rest := stat[bytes.LastIndexByte(stat, ')')+2:]
 		fields := strings.Fields(string(rest))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(b.cmd.Process.Pid) {
+		if len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
