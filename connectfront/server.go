@@ -103,8 +103,9 @@ func engineErr(sess *engine.Session, err error) error {
 	if err == nil {
 		return nil
 	}
-	if dead := sess.Err(); dead != nil {
-		return toStatus(dead)
+	err = sess.Explain(err)
+	if engine.IsEngineLost(err) {
+		return toStatus(err)
 	}
 	if _, ok := status.FromError(err); ok {
 		return err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 )
@@ -130,6 +132,29 @@ func (s *Session) Err() error {
 		return nil
 	}
 	return newError(KindEngineLost, nil, "the engine serving this session (%s) stopped; the next statement runs on a new engine", eng.ID)
+}
+
+// Explain returns err, or an EngineLost error when err is the failure of a call whose engine
+// died during it. A transport failure can reach the caller before the engine's exit has been
+// noticed, so for those it waits briefly for the process to be seen gone.
+func (s *Session) Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if lost := s.Err(); lost != nil {
+		return lost
+	}
+	if status.Code(err) != codes.Unavailable {
+		return err
+	}
+	eng := s.engine()
+	select {
+	case <-eng.proc.Done():
+		eng.markDead()
+		return s.Err()
+	case <-time.After(2 * time.Second):
+		return err
+	}
 }
 
 // Close drops one holder of the session. The last holder's Close releases the engine-side

@@ -360,10 +360,7 @@ func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResult
 	}
 	rs, more, err := op.fetch(int(req.MaxRows), columnar)
 	if err != nil {
-		if dead := op.sess.es.Err(); dead != nil {
-			err = dead
-		}
-		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
+		return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
 	}
 	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
 }

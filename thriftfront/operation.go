@@ -108,9 +108,7 @@ func (op *operation) run() {
 }
 
 func (op *operation) fail(es *engine.Session, err error) {
-	if dead := es.Err(); dead != nil {
-		err = dead
-	}
+	err = es.Explain(err)
 	if op.ctx.Err() != nil {
 		op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
 		return
