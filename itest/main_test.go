@@ -19,6 +19,9 @@ import (
 // bridge is the sparkbridge process under test, shared by the package's tests.
 var bridge *bridgeProc
 
+// bridgeBin and workDir let a test start a bridge of its own.
+var bridgeBin, workDir string
+
 type bridgeProc struct {
 	cmd         *exec.Cmd
 	thriftAddr  string
@@ -69,6 +72,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	bridge = b
+	bridgeBin, workDir = bin, work
 	code := m.Run()
 	pids := b.enginePIDs()
 	if err := b.stop(); err != nil {
