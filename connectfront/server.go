@@ -2,14 +2,18 @@ package connectfront
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/sparkbridge/sparkbridge/auth"
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -30,10 +34,24 @@ var sessionHeaders = []string{engine.ConfShareLevel, engine.ConfSubdomain, engin
 type Config struct {
 	// MaxMessageSize bounds a single gRPC message in either direction, in bytes.
 	MaxMessageSize int
+	// Auth authenticates callers; nil means auth.None.
+	Auth auth.Provider
+	// TLS, when set, serves TLS (the listener negotiates h2 by ALPN).
+	TLS *tls.Config
+	// ProtectedConf lists Spark conf keys (exact or path.Match patterns) that clients can
+	// neither read nor change: their values are redacted and setting them is refused.
+	ProtectedConf []string
 }
 
-// DefaultConfig returns the defaults: 128 MiB messages.
-func DefaultConfig() Config { return Config{MaxMessageSize: 128 << 20} }
+// DefaultConfig returns the defaults: 128 MiB messages, no TLS, auth NONE, and the engine
+// secret plus anything named like a password, secret or token protected.
+func DefaultConfig() Config {
+	return Config{
+		MaxMessageSize: 128 << 20,
+		Auth:           auth.None{},
+		ProtectedConf:  []string{"spark.connect.authenticate.token", "*password*", "*secret*", "*token*", "*credentials*"},
+	}
+}
 
 // Server implements SparkConnectService by forwarding to engines.
 type Server struct {
@@ -49,6 +67,9 @@ var _ connect.SparkConnectServiceServer = (*Server)(nil)
 
 // New returns a Server; call Serve to accept connections.
 func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
+	if cfg.Auth == nil {
+		cfg.Auth = auth.None{}
+	}
 	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront")}
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
@@ -62,6 +83,11 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 
 // Serve accepts connections on ln until Stop or GracefulStop.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		tc := s.cfg.TLS.Clone()
+		tc.NextProtos = []string{"h2"}
+		ln = tls.NewListener(ln, tc)
+	}
 	return s.grpc.Serve(prefaceListener{Listener: ln, log: s.log})
 }
 
@@ -71,13 +97,38 @@ func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
 // Stop closes every connection and cancels in-flight calls.
 func (s *Server) Stop() { s.grpc.Stop() }
 
-// session resolves the caller's session. With auth mode NONE the client's user_id is trusted;
-// a client that sends none is "anonymous".
+// identify authenticates the caller from its bearer token. With auth mode NONE the
+// client's user_id is trusted; a client that sends none is "anonymous".
+func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (string, error) {
+	token := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			t, ok := strings.CutPrefix(v[0], "Bearer ")
+			if !ok {
+				return "", status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
+			}
+			token = t
+		}
+	}
+	if token == "" && !s.cfg.Auth.TrustsClients() {
+		return "", status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...)")
+	}
+	id, err := s.cfg.Auth.Token(ctx, token, uc.GetUserId())
+	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			return "", status.Error(codes.Unauthenticated, "invalid token")
+		}
+		return "", status.Error(codes.Internal, "authentication failed: "+err.Error())
+	}
+	return id.User, nil
+}
+
+// session authenticates the caller and resolves its session. The session belongs to the
+// authenticated user, and every request forwarded for it carries that user's context.
 func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID string) (*engine.Session, error) {
-	user := uc.GetUserId()
-	if user == "" {
-		// As HiveServer2 does for a connection without a user name.
-		user = "anonymous"
+	user, err := s.identify(ctx, uc)
+	if err != nil {
+		return nil, err
 	}
 	if sessionID == "" {
 		return nil, status.Error(codes.InvalidArgument, "session_id is required")
@@ -95,6 +146,13 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 		return nil, toStatus(err)
 	}
 	return sess, nil
+}
+
+// asUser rewrites a request's user context to the authenticated user, keeping any extensions.
+func asUser(sess *engine.Session, uc *connect.UserContext) *connect.UserContext {
+	out := sess.UserContext()
+	out.Extensions = uc.GetExtensions()
+	return out
 }
 
 // engineErr passes an engine's own status through unchanged, and explains a transport
@@ -168,6 +226,7 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 	if err != nil {
 		return err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return toStatus(err)
@@ -194,6 +253,7 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 	if err != nil {
 		return err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return toStatus(err)
@@ -211,6 +271,7 @@ func (s *Server) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanReques
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -225,12 +286,20 @@ func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*conne
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	if err := s.checkConfWrite(req.GetOperation()); err != nil {
+		return nil, err
+	}
 	resp, err := c.Config(ctx, req)
-	return resp, engineErr(sess, err)
+	if err != nil {
+		return nil, engineErr(sess, err)
+	}
+	s.redactConf(resp)
+	return resp, nil
 }
 
 // AddArtifacts forwards an artifact upload stream. The session is taken from the first
@@ -248,6 +317,7 @@ func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtif
 	if err != nil {
 		return err
 	}
+	first.UserContext = asUser(sess, first.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return toStatus(err)
@@ -260,6 +330,7 @@ func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtif
 		if req.GetSessionId() != first.GetSessionId() {
 			return status.Error(codes.InvalidArgument, "AddArtifacts stream changed session_id")
 		}
+		req.UserContext = first.UserContext
 		if err := up.Send(req); err != nil {
 			if err == io.EOF { // the engine ended the stream; its status comes from CloseAndRecv
 				break
@@ -287,6 +358,7 @@ func (s *Server) ArtifactStatus(ctx context.Context, req *connect.ArtifactStatus
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -301,6 +373,7 @@ func (s *Server) Interrupt(ctx context.Context, req *connect.InterruptRequest) (
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -315,6 +388,7 @@ func (s *Server) ReleaseExecute(ctx context.Context, req *connect.ReleaseExecute
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -329,6 +403,7 @@ func (s *Server) ReleaseSession(ctx context.Context, req *connect.ReleaseSession
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -347,6 +422,7 @@ func (s *Server) FetchErrorDetails(ctx context.Context, req *connect.FetchErrorD
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -361,6 +437,7 @@ func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (
 	if err != nil {
 		return nil, err
 	}
+	req.UserContext = asUser(sess, req.GetUserContext())
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, toStatus(err)

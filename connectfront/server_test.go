@@ -28,9 +28,15 @@ type testBridge struct {
 	client connect.SparkConnectServiceClient
 	mgr    *engine.Manager
 	logs   *bytes.Buffer
+	spark  *enginetest.Spark
 }
 
 func startBridge(t *testing.T) *testBridge {
+	t.Helper()
+	return startBridgeWith(t, DefaultConfig())
+}
+
+func startBridgeWith(t *testing.T, fcfg Config) *testBridge {
 	t.Helper()
 	spark := enginetest.Start(t)
 	logs := &bytes.Buffer{}
@@ -40,7 +46,7 @@ func startBridge(t *testing.T) *testBridge {
 	cfg := engine.DefaultConfig()
 	cfg.StartTimeout = 5 * time.Second
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
-	srv := New(DefaultConfig(), mgr, entry)
+	srv := New(fcfg, mgr, entry)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +61,7 @@ func startBridge(t *testing.T) *testBridge {
 		srv.Stop()
 		_ = mgr.Close(context.Background())
 	})
-	return &testBridge{addr: ln.Addr().String(), client: connect.NewSparkConnectServiceClient(conn), mgr: mgr, logs: logs}
+	return &testBridge{addr: ln.Addr().String(), client: connect.NewSparkConnectServiceClient(conn), mgr: mgr, logs: logs, spark: spark}
 }
 
 func sqlPlan(q string) *connect.Plan {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 	"github.com/sparkbridge/sparkbridge/translate"
@@ -39,6 +40,9 @@ var _ hiveserver.TCLIService = (*Handler)(nil)
 
 // NewHandler returns a Handler that opens sessions through sessions.
 func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
+	if cfg.Auth == nil {
+		cfg.Auth = auth.None{}
+	}
 	return &Handler{
 		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
 		mem:  memory.NewGoAllocator(),
@@ -62,9 +66,13 @@ type session struct {
 
 func newUUID() uuid.UUID { return uuid.New() }
 
-// checkPassword validates SASL PLAIN credentials. With auth mode NONE, as in HiveServer2,
-// every user and password is accepted and the user name is the identity.
-func (h *Handler) checkPassword(plainCredentials) error { return nil }
+// checkPassword validates SASL PLAIN credentials with the auth provider. With auth mode
+// NONE, as in HiveServer2, every user and password is accepted and the user name is the
+// identity.
+func (h *Handler) checkPassword(c plainCredentials) error {
+	_, err := h.cfg.Auth.Password(context.Background(), c.User, c.Password)
+	return err
+}
 
 func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error) {
 	if hd == nil || hd.SessionId == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	ServerProtocol hiveserver.TProtocolVersion
 	// DefaultFetchSize is echoed to clients as hive.server2.thrift.resultset.default.fetch.size.
 	DefaultFetchSize int
+	// Auth checks SASL PLAIN credentials; nil means auth.None. A provider that does not
+	// trust clients also refuses NOSASL connections, which carry no credentials.
+	Auth auth.Provider
 }
 
 // DefaultConfig returns the defaults: 256 MiB frames, V11.
@@ -34,6 +38,7 @@ func DefaultConfig() Config {
 		HandshakeTimeout: 30 * time.Second,
 		ServerProtocol:   hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V11,
 		DefaultFetchSize: 10000,
+		Auth:             auth.None{},
 	}
 }
 
@@ -126,6 +131,10 @@ func (s *Server) serveConn(conn net.Conn) {
 		ci.user, ci.authenticated = creds.User, true
 		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
 	case 0x80: // first byte of a strict binary-protocol message: NOSASL
+		if !s.handler.cfg.Auth.TrustsClients() {
+			log.Warnf("closing connection: NOSASL carries no credentials and auth mode is %s; use SASL PLAIN", s.handler.cfg.Auth.Mode())
+			return
+		}
 		trans = newRawTransport(conn, br)
 	default:
 		log.Warnf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0])

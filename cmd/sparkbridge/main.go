@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,16 @@ func (c confFlag) Set(v string) error {
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "hash-password", "new-token":
+			if err := credentialTool(os.Args[1], os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "sparkbridge:", err)
+				os.Exit(2)
+			}
+			return
+		}
+	}
 	if err := run(); err != nil {
 		logrus.WithError(err).Error("sparkbridge failed")
 		os.Exit(1)
@@ -64,6 +75,10 @@ func run() error {
 	flag.DurationVar(&ecfg.IdleTimeout, "engine-idle-timeout", ecfg.IdleTimeout, "stop an engine with no sessions after this long (0: never)")
 	flag.DurationVar(&ecfg.MaxLifetime, "engine-max-lifetime", 0, "drain an engine after this long (0: never)")
 	flag.BoolVar(&ecfg.ProxyUser, "proxy-user", false, "launch engines with --proxy-user set to the user they serve")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file)")
+	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
+	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
+	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
@@ -126,6 +141,19 @@ func run() error {
 		return err
 	}
 
+	provider, err := authProvider(*authMode, *usersFile)
+	if err != nil {
+		return err
+	}
+	tcfg.Auth, ccfg.Auth = provider, provider
+	if *tlsCert != "" || *tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("Spark Connect TLS: %w", err)
+		}
+		ccfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
 	handler := thriftfront.NewHandler(tcfg, mgr, log)
 	tsrv := thriftfront.NewServer(tcfg, handler, log)
@@ -141,7 +169,10 @@ func run() error {
 		return fmt.Errorf("spark connect listener: %w", err)
 	}
 	log.WithFields(logrus.Fields{"thrift": tln.Addr().String(), "connect": cln.Addr().String(), "spark_home": ecfg.SparkHome, "master": ecfg.Master}).
-		Warn("sparkbridge listening; auth mode NONE: every user name is trusted, use only on a trusted network")
+		WithField("auth", provider.Mode()).WithField("connect_tls", ccfg.TLS != nil).Info("sparkbridge listening")
+	if provider.TrustsClients() {
+		log.Warn("auth mode NONE: every user name is trusted; use -auth FILE outside a trusted network")
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- tsrv.Serve(tln) }()

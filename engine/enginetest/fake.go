@@ -44,10 +44,24 @@ type Spark struct {
 	Addr string
 
 	srv *grpc.Server
-	// mu guards calls and released.
+	// mu guards calls, users and released.
 	mu       sync.Mutex
 	calls    []string
+	users    []string
 	released []string
+}
+
+// Users returns the user_context.user_id of every ExecutePlan and Config call, in order.
+func (f *Spark) Users() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.users...)
+}
+
+func (f *Spark) sawUser(uc *connect.UserContext) {
+	f.mu.Lock()
+	f.users = append(f.users, uc.GetUserId())
+	f.mu.Unlock()
 }
 
 // Start serves a fake on a loopback port until the test ends.
@@ -98,14 +112,22 @@ func (f *Spark) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionR
 	return &connect.ReleaseSessionResponse{SessionId: req.SessionId}, nil
 }
 
-// Config echoes the keys it was asked to get, with value "v-<key>".
+// Config echoes the keys it was asked to get, with value "v-<key>"; GetAll returns
+// spark.app.name and the engine secret, as a real engine may.
 func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connect.ConfigResponse, error) {
+	f.sawUser(req.GetUserContext())
 	resp := &connect.ConfigResponse{SessionId: req.SessionId}
-	if g := req.GetOperation().GetGet(); g != nil {
-		for _, k := range g.Keys {
+	op := req.GetOperation()
+	switch {
+	case op.GetGet() != nil:
+		for _, k := range op.GetGet().Keys {
 			v := "v-" + k
 			resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: k, Value: &v})
 		}
+	case op.GetGetAll() != nil:
+		name, secret := "fake", "engine-secret"
+		resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: "spark.app.name", Value: &name},
+			&connect.KeyValue{Key: "spark.connect.authenticate.token", Value: &secret})
 	}
 	return resp, nil
 }
@@ -113,6 +135,7 @@ func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connec
 // ExecutePlan runs one of the fake statements.
 func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
 	q := req.GetPlan().GetRoot().GetSql().GetQuery()
+	f.sawUser(req.GetUserContext())
 	f.mu.Lock()
 	f.calls = append(f.calls, q)
 	f.mu.Unlock()

@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeUsers(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFileProvider(t *testing.T) {
+	hash, err := HashPassword("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, stored, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := LoadFile(writeUsers(t, `{"users": [{"name": "alice", "password": "`+hash+`", "tokens": ["`+stored+`"]}, {"name": "bob", "tokens": []}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if id, err := f.Password(ctx, "alice", "s3cret"); err != nil || id.User != "alice" {
+		t.Fatalf("right password: %v %v", id, err)
+	}
+	for _, c := range [][2]string{{"alice", "wrong"}, {"alice", ""}, {"bob", "anything"}, {"nobody", "s3cret"}} {
+		if _, err := f.Password(ctx, c[0], c[1]); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Password(%q, %q) = %v, want ErrBadCredentials", c[0], c[1], err)
+		}
+	}
+	if id, err := f.Token(ctx, tok, "mallory"); err != nil || id.User != "alice" {
+		t.Fatalf("token: %v %v (the claimed user must be ignored)", id, err)
+	}
+	if _, err := f.Token(ctx, tok+"x", "alice"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	if _, err := f.Token(ctx, "", "alice"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("no token: %v", err)
+	}
+	if f.TrustsClients() || f.Mode() != "FILE" {
+		t.Fatal("file provider must not trust clients")
+	}
+}
+
+func TestNoneProvider(t *testing.T) {
+	var n None
+	if id, _ := n.Password(context.Background(), "carol", "x"); id.User != "carol" {
+		t.Fatal(id)
+	}
+	if id, _ := n.Token(context.Background(), "", ""); id.User != "anonymous" {
+		t.Fatal(id)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"users": [{"name": ""}]}`:                                                                    "has no name",
+		`{"users": [{"name": "a"}, {"name": "a"}]}`:                                                    "appears twice",
+		`{"users": [{"name": "a", "password": "plain"}]}`:                                              "pbkdf2-sha256",
+		`{"users": [{"name": "a", "password": "pbkdf2-sha256$5$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA"}]}`: "iterations",
+		`{"users": [{"name": "a", "tokens": ["abc"]}]}`:                                                "64 hex digits",
+		`{"users": [{"name": "a", "role": "admin"}]}`:                                                  `unknown field "role"`,
+	} {
+		if _, err := LoadFile(writeUsers(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", body, err, want)
+		}
+	}
+	tok := "sha256:" + strings.Repeat("ab", 32)
+	if _, err := LoadFile(writeUsers(t, `{"users": [{"name": "a", "tokens": ["`+tok+`"]}, {"name": "b", "tokens": ["`+tok+`"]}]}`)); err == nil || !strings.Contains(err.Error(), "share a token") {
+		t.Errorf("shared token: %v", err)
+	}
+}
