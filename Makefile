@@ -12,7 +12,8 @@ ITEST_TIMEOUT ?= 25m
 
 ## run: prepare the Spark runtime if missing, build, and start the bridge on :10000 and :15002
 run: spark build
-	./bin/sparkbridge -spark-home "$(SPARK_HOME)" -thrift-addr "$(THRIFT_ADDR)" -connect-addr "$(CONNECT_ADDR)"
+	PYSPARK_PYTHON="$(CURDIR)/.venv/bin/python" \
+	  ./bin/sparkbridge -spark-home "$(SPARK_HOME)" -thrift-addr "$(THRIFT_ADDR)" -connect-addr "$(CONNECT_ADDR)" $(ARGS)
 
 ## spark: install the pinned pyspark (spark-submit, Spark Connect, beeline) into .venv
 spark:

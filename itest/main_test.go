@@ -3,6 +3,7 @@ package itest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,9 @@ import (
 
 // bridge is the sparkbridge process under test, shared by the package's tests.
 var bridge *bridgeProc
+
+// harness is the standalone Spark Connect server, also the bridge's static engine "harness".
+var harness *sparkServer
 
 // bridgeBin and workDir let a test start a bridge of its own.
 var bridgeBin, workDir string
@@ -67,6 +71,13 @@ func runMain(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("building sparkbridge: %w", err)
 	}
 
+	spark, err := startSparkConnect(sparkHome, venv, work)
+	if err != nil {
+		return 0, err
+	}
+	harness = spark
+	defer spark.stop()
+
 	b, err := startBridge(bin, work, sparkHome, venv)
 	if err != nil {
 		return 0, err
@@ -90,6 +101,12 @@ func runMain(m *testing.M) (int, error) {
 }
 
 func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
+	return startBridgeArgs(bin, work, sparkHome, venv, map[string]string{"static": "harness"})
+}
+
+// startBridgeArgs starts a bridge whose users in static are routed to the harness engine,
+// with extra flags.
+func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string, extra ...string) (*bridgeProc, error) {
 	tport, err := freePort()
 	if err != nil {
 		return nil, err
@@ -109,7 +126,16 @@ func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	// User "static" is routed to the harness's Spark Connect server, a static engine.
+	config := filepath.Join(work, "sparkbridge.json")
+	userEngines, _ := json.Marshal(static)
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`{"engine": {
+		"static_engines": {"harness": {"addr": %q, "token": %q}},
+		"user_engines": %s}}`, harness.addr(), harness.token, userEngines)), 0o600); err != nil {
+		return nil, err
+	}
 	b.cmd = exec.Command(bin,
+		"-config", config,
 		"-spark-home", sparkHome,
 		"-thrift-addr", b.thriftAddr,
 		"-connect-addr", b.connectAddr,
@@ -120,6 +146,9 @@ func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
 		"-conf", "spark.sql.warehouse.dir="+filepath.Join(work, "warehouse"),
 		"-allow-share-level-override",
 	)
+	// Engines run Python UDF workers with the venv's interpreter, as make run arranges.
+	b.cmd.Env = append(os.Environ(), "PYSPARK_PYTHON="+filepath.Join(venv, "bin", "python"))
+	b.cmd.Args = append(b.cmd.Args, extra...)
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
 	// The bridge dies with this test binary, and its engines die with it.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -26,6 +26,11 @@ import (
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
 
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 type confFlag map[string]string
 
 func (c confFlag) String() string { return fmt.Sprint(map[string]string(c)) }
@@ -79,6 +84,8 @@ func run() error {
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
+	protect := &listFlag{}
+	flag.Var(protect, "protect-conf", "Spark conf key or pattern clients can neither read nor change, besides the defaults (repeatable)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
@@ -146,6 +153,7 @@ func run() error {
 		return err
 	}
 	tcfg.Auth, ccfg.Auth = provider, provider
+	ccfg.ProtectedConf = append(ccfg.ProtectedConf, *protect...)
 	if *tlsCert != "" || *tlsKey != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
