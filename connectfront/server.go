@@ -23,6 +23,7 @@ import (
 // Sessions is what the frontend needs of the engine layer.
 type Sessions interface {
 	Open(ctx context.Context, req engine.SessionRequest) (*engine.Session, error)
+	Taken(sessionID string) bool
 }
 
 // sessionHeaders are the request headers that carry session configuration. PySpark sends
@@ -444,4 +445,29 @@ func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (
 	}
 	resp, err := c.GetStatus(ctx, req)
 	return resp, engineErr(sess, err)
+}
+
+// CloneSession forwards a clone and registers the new session for the same user on the same
+// engine. A requested new id already in use on the bridge is refused before the engine sees it.
+func (s *Server) CloneSession(ctx context.Context, req *connect.CloneSessionRequest) (*connect.CloneSessionResponse, error) {
+	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	req.UserContext = asUser(sess, req.GetUserContext())
+	if id := req.GetNewSessionId(); id != "" && s.sessions.Taken(id) {
+		return nil, status.Errorf(codes.PermissionDenied, "session id %s is already in use", id)
+	}
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := c.CloneSession(ctx, req)
+	if err != nil {
+		return nil, engineErr(sess, err)
+	}
+	if _, err := sess.Clone(resp.GetNewSessionId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
 }

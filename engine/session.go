@@ -281,3 +281,29 @@ func (op *Operation) End() {
 	delete(op.s.ops, op.ID)
 	op.s.mu.Unlock()
 }
+
+// Clone registers id as a new session of the same user on the same engine, for a session the
+// engine has just cloned (Spark Connect CloneSession).
+func (s *Session) Clone(id string) (*Session, error) {
+	m := s.m
+	eng := s.engine()
+	c := &Session{ID: id, User: s.User, Protocol: s.Protocol, Created: time.Now(), m: m, place: s.place, eng: eng, holders: 1,
+		ops: map[string]*Operation{}, done: make(chan struct{})}
+	c.touch()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, taken := m.sessions[id]; taken {
+		return nil, newError(KindPermissionDenied, nil, "session id %s is already in use", id)
+	}
+	m.sessions[id] = c
+	eng.addSession()
+	return c, nil
+}
+
+// Taken reports whether a session id is in use on this bridge.
+func (m *Manager) Taken(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.sessions[id]
+	return ok
+}

@@ -84,6 +84,7 @@ func run() error {
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
+	maxMsg := flag.Int("max-message-size", ccfg.MaxMessageSize, "largest Spark Connect message, in bytes, each way (client and engine)")
 	protect := &listFlag{}
 	flag.Var(protect, "protect-conf", "Spark conf key or pattern clients can neither read nor change, besides the defaults (repeatable)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
@@ -153,6 +154,7 @@ func run() error {
 		return err
 	}
 	tcfg.Auth, ccfg.Auth = provider, provider
+	ccfg.MaxMessageSize, ecfg.MaxMessageSize = *maxMsg, *maxMsg
 	ccfg.ProtectedConf = append(ccfg.ProtectedConf, *protect...)
 	if *tlsCert != "" || *tlsKey != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)

@@ -49,6 +49,8 @@ type Spark struct {
 	calls    []string
 	users    []string
 	released []string
+	// lastUnknown holds the unknown fields of the last Config request.
+	lastUnknown []byte
 }
 
 // Users returns the user_context.user_id of every ExecutePlan and Config call, in order.
@@ -116,6 +118,9 @@ func (f *Spark) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionR
 // spark.app.name and the engine secret, as a real engine may.
 func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connect.ConfigResponse, error) {
 	f.sawUser(req.GetUserContext())
+	f.mu.Lock()
+	f.lastUnknown = append([]byte(nil), req.ProtoReflect().GetUnknown()...)
+	f.mu.Unlock()
 	resp := &connect.ConfigResponse{SessionId: req.SessionId}
 	op := req.GetOperation()
 	switch {
@@ -218,4 +223,21 @@ func rowsBatch(off, n int) ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	return buf.Bytes(), int64(n), nil
+}
+
+// CloneSession answers with the requested or a fresh new session id.
+func (f *Spark) CloneSession(ctx context.Context, req *connect.CloneSessionRequest) (*connect.CloneSessionResponse, error) {
+	id := req.GetNewSessionId()
+	if id == "" {
+		id = "5a0c8d2e-1b7f-4e3a-9c6d-0f2e4b8a1c3d"
+	}
+	return &connect.CloneSessionResponse{SessionId: req.SessionId, NewSessionId: id}, nil
+}
+
+// LastConfigUnknown returns the unknown fields of the last Config request, as the fake
+// received them.
+func (f *Spark) LastConfigUnknown() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastUnknown
 }
