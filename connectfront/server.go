@@ -149,6 +149,21 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 	return sess, nil
 }
 
+// bind authenticates the caller, resolves its session, rewrites the request's user context
+// to the authenticated user and returns the client of the session's engine.
+func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID string) (*engine.Session, connect.SparkConnectServiceClient, error) {
+	sess, err := s.session(ctx, *uc, sessionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	*uc = asUser(sess, *uc)
+	c, err := sess.Client(ctx)
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	return sess, c, nil
+}
+
 // asUser rewrites a request's user context to the authenticated user, keeping any extensions.
 func asUser(sess *engine.Session, uc *connect.UserContext) *connect.UserContext {
 	out := sess.UserContext()
@@ -223,14 +238,9 @@ func relay(sess *engine.Session, up grpc.ServerStreamingClient[connect.ExecutePl
 // ExecutePlan forwards a plan execution and relays its result stream.
 func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
 	ctx := stream.Context()
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return toStatus(err)
 	}
 	opID := req.GetOperationId()
 	if opID != "" {
@@ -250,14 +260,9 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 // ReattachExecute forwards a reattach and relays the rest of the result stream.
 func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grpc.ServerStreamingServer[connect.ExecutePlanResponse]) error {
 	ctx := stream.Context()
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return toStatus(err)
 	}
 	up, err := c.ReattachExecute(ctx, req)
 	if err != nil {
@@ -268,14 +273,9 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 
 // AnalyzePlan forwards an analysis request.
 func (s *Server) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanRequest) (*connect.AnalyzePlanResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.AnalyzePlan(ctx, req)
 	return resp, engineErr(sess, err)
@@ -283,14 +283,9 @@ func (s *Server) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanReques
 
 // Config forwards a session configuration request.
 func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*connect.ConfigResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	if err := s.checkConfWrite(req.GetOperation()); err != nil {
 		return nil, err
@@ -314,14 +309,9 @@ func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtif
 	if err != nil {
 		return err
 	}
-	sess, err := s.session(ctx, first.GetUserContext(), first.GetSessionId())
+	sess, c, err := s.bind(ctx, &first.UserContext, first.GetSessionId())
 	if err != nil {
 		return err
-	}
-	first.UserContext = asUser(sess, first.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return toStatus(err)
 	}
 	up, err := c.AddArtifacts(ctx)
 	if err != nil {
@@ -355,14 +345,9 @@ func (s *Server) AddArtifacts(stream grpc.ClientStreamingServer[connect.AddArtif
 
 // ArtifactStatus forwards an artifact status query.
 func (s *Server) ArtifactStatus(ctx context.Context, req *connect.ArtifactStatusesRequest) (*connect.ArtifactStatusesResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.ArtifactStatus(ctx, req)
 	return resp, engineErr(sess, err)
@@ -370,14 +355,9 @@ func (s *Server) ArtifactStatus(ctx context.Context, req *connect.ArtifactStatus
 
 // Interrupt forwards an interrupt.
 func (s *Server) Interrupt(ctx context.Context, req *connect.InterruptRequest) (*connect.InterruptResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.Interrupt(ctx, req)
 	return resp, engineErr(sess, err)
@@ -385,14 +365,9 @@ func (s *Server) Interrupt(ctx context.Context, req *connect.InterruptRequest) (
 
 // ReleaseExecute forwards the release of a reattachable execution.
 func (s *Server) ReleaseExecute(ctx context.Context, req *connect.ReleaseExecuteRequest) (*connect.ReleaseExecuteResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.ReleaseExecute(ctx, req)
 	return resp, engineErr(sess, err)
@@ -400,14 +375,9 @@ func (s *Server) ReleaseExecute(ctx context.Context, req *connect.ReleaseExecute
 
 // ReleaseSession forwards the release and then forgets the session.
 func (s *Server) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionRequest) (*connect.ReleaseSessionResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.ReleaseSession(ctx, req)
 	if err != nil {
@@ -419,14 +389,9 @@ func (s *Server) ReleaseSession(ctx context.Context, req *connect.ReleaseSession
 
 // FetchErrorDetails forwards an error-details query.
 func (s *Server) FetchErrorDetails(ctx context.Context, req *connect.FetchErrorDetailsRequest) (*connect.FetchErrorDetailsResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.FetchErrorDetails(ctx, req)
 	return resp, engineErr(sess, err)
@@ -434,14 +399,9 @@ func (s *Server) FetchErrorDetails(ctx context.Context, req *connect.FetchErrorD
 
 // GetStatus forwards a status query.
 func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (*connect.GetStatusResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
-	}
-	req.UserContext = asUser(sess, req.GetUserContext())
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.GetStatus(ctx, req)
 	return resp, engineErr(sess, err)
@@ -450,17 +410,12 @@ func (s *Server) GetStatus(ctx context.Context, req *connect.GetStatusRequest) (
 // CloneSession forwards a clone and registers the new session for the same user on the same
 // engine. A requested new id already in use on the bridge is refused before the engine sees it.
 func (s *Server) CloneSession(ctx context.Context, req *connect.CloneSessionRequest) (*connect.CloneSessionResponse, error) {
-	sess, err := s.session(ctx, req.GetUserContext(), req.GetSessionId())
+	sess, c, err := s.bind(ctx, &req.UserContext, req.GetSessionId())
 	if err != nil {
 		return nil, err
 	}
-	req.UserContext = asUser(sess, req.GetUserContext())
 	if id := req.GetNewSessionId(); id != "" && s.sessions.Taken(id) {
 		return nil, status.Errorf(codes.PermissionDenied, "session id %s is already in use", id)
-	}
-	c, err := sess.Client(ctx)
-	if err != nil {
-		return nil, toStatus(err)
 	}
 	resp, err := c.CloneSession(ctx, req)
 	if err != nil {
