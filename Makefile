@@ -50,6 +50,7 @@ itest:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=30s ./translate
 	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=30s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=30s ./thriftfront
 
 clean:
 	rm -rf bin var

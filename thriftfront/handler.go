@@ -109,6 +109,9 @@ func (h *Handler) lookupOp(hd *hiveserver.TOperationHandle) (*operation, error) 
 // OpenSession opens an engine session for the connection's user, launching the user's engine
 // on first use.
 func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionReq) (*hiveserver.TOpenSessionResp, error) {
+	if req == nil {
+		return &hiveserver.TOpenSessionResp{Status: errStatus(missingRequest("OpenSession")), ServerProtocolVersion: h.cfg.ServerProtocol}, nil
+	}
 	resp := &hiveserver.TOpenSessionResp{ServerProtocolVersion: h.cfg.ServerProtocol}
 	ci := connInfoFrom(ctx)
 	user := ""
@@ -175,6 +178,9 @@ func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``")
 
 // CloseSession closes the session's operations and releases its engine session.
 func (h *Handler) CloseSession(ctx context.Context, req *hiveserver.TCloseSessionReq) (*hiveserver.TCloseSessionResp, error) {
+	if req == nil {
+		return &hiveserver.TCloseSessionResp{Status: errStatus(missingRequest("CloseSession"))}, nil
+	}
 	s, err := h.lookupSession(req.SessionHandle)
 	if err != nil {
 		return &hiveserver.TCloseSessionResp{Status: errStatus(err)}, nil
@@ -239,6 +245,9 @@ func (h *Handler) opHandle(op *operation, hasResult bool) *hiveserver.TOperation
 // ExecuteStatement runs a statement on the session's engine: synchronously, or in the
 // background when the client asks for runAsync.
 func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecuteStatementReq) (*hiveserver.TExecuteStatementResp, error) {
+	if req == nil {
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(missingRequest("ExecuteStatement"))}, nil
+	}
 	s, err := h.lookupSession(req.SessionHandle)
 	if err != nil {
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
@@ -293,6 +302,9 @@ func (h *Handler) detachOp(op *operation) {
 
 // GetOperationStatus reports an operation's state, with Spark's SQLSTATE on errors.
 func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOperationStatusReq) (*hiveserver.TGetOperationStatusResp, error) {
+	if req == nil {
+		return &hiveserver.TGetOperationStatusResp{Status: errStatus(missingRequest("GetOperationStatus"))}, nil
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return &hiveserver.TGetOperationStatusResp{Status: errStatus(err)}, nil
@@ -320,6 +332,9 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 
 // GetResultSetMetadata returns the result schema of a finished operation.
 func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGetResultSetMetadataReq) (*hiveserver.TGetResultSetMetadataResp, error) {
+	if req == nil {
+		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(missingRequest("GetResultSetMetadata"))}, nil
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(err)}, nil
@@ -336,6 +351,9 @@ func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGet
 
 // FetchResults returns the next rows of a finished operation (fetchType 0), or its log (1).
 func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResultsReq) (*hiveserver.TFetchResultsResp, error) {
+	if req == nil {
+		return &hiveserver.TFetchResultsResp{Status: errStatus(missingRequest("FetchResults"))}, nil
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
@@ -375,6 +393,9 @@ func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResult
 
 // CancelOperation stops an operation's engine execution.
 func (h *Handler) CancelOperation(ctx context.Context, req *hiveserver.TCancelOperationReq) (*hiveserver.TCancelOperationResp, error) {
+	if req == nil {
+		return &hiveserver.TCancelOperationResp{Status: errStatus(missingRequest("CancelOperation"))}, nil
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return &hiveserver.TCancelOperationResp{Status: errStatus(err)}, nil
@@ -386,6 +407,9 @@ func (h *Handler) CancelOperation(ctx context.Context, req *hiveserver.TCancelOp
 
 // CloseOperation releases an operation and everything it buffers.
 func (h *Handler) CloseOperation(ctx context.Context, req *hiveserver.TCloseOperationReq) (*hiveserver.TCloseOperationResp, error) {
+	if req == nil {
+		return &hiveserver.TCloseOperationResp{Status: errStatus(missingRequest("CloseOperation"))}, nil
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return &hiveserver.TCloseOperationResp{Status: errStatus(err)}, nil
@@ -397,6 +421,9 @@ func (h *Handler) CloseOperation(ctx context.Context, req *hiveserver.TCloseOper
 
 // GetInfo answers the server and DBMS name and version questions JDBC asks on connect.
 func (h *Handler) GetInfo(ctx context.Context, req *hiveserver.TGetInfoReq) (*hiveserver.TGetInfoResp, error) {
+	if req == nil {
+		return &hiveserver.TGetInfoResp{Status: errStatus(missingRequest("GetInfo")), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+	}
 	s, err := h.lookupSession(req.SessionHandle)
 	if err != nil {
 		return &hiveserver.TGetInfoResp{Status: errStatus(err), InfoValue: &hiveserver.TGetInfoValue{}}, nil
@@ -417,6 +444,9 @@ func (h *Handler) GetInfo(ctx context.Context, req *hiveserver.TGetInfoReq) (*hi
 
 // GetQueryId returns the engine operation id behind an operation handle.
 func (h *Handler) GetQueryId(ctx context.Context, req *hiveserver.TGetQueryIdReq) (*hiveserver.TGetQueryIdResp, error) {
+	if req == nil {
+		return nil, invalidRequest("GetQueryId without a request")
+	}
 	op, err := h.lookupOp(req.OperationHandle)
 	if err != nil {
 		return nil, err
@@ -426,6 +456,9 @@ func (h *Handler) GetQueryId(ctx context.Context, req *hiveserver.TGetQueryIdReq
 
 // SetClientInfo accepts client information; nothing in it changes how the bridge behaves.
 func (h *Handler) SetClientInfo(ctx context.Context, req *hiveserver.TSetClientInfoReq) (*hiveserver.TSetClientInfoResp, error) {
+	if req == nil {
+		return &hiveserver.TSetClientInfoResp{Status: errStatus(missingRequest("SetClientInfo"))}, nil
+	}
 	if _, err := h.lookupSession(req.SessionHandle); err != nil {
 		return &hiveserver.TSetClientInfoResp{Status: errStatus(err)}, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -152,7 +153,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	for {
-		ok, err := proc.Process(ctx, prot, prot)
+		ok, err := processOne(ctx, proc, prot)
 		if err != nil {
 			var ae thrift.TApplicationException
 			if errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD {
@@ -169,6 +170,16 @@ func (s *Server) serveConn(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// processOne handles one request. A panic in a handler ends this connection, not the bridge.
+func processOne(ctx context.Context, proc thrift.TProcessor, prot thrift.TProtocol) (ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok, err = false, fmt.Errorf("internal error while handling a request: %v", r)
+		}
+	}()
+	return proc.Process(ctx, prot, prot)
 }
 
 // isClientGone reports a normal disconnect, which is not worth a log line.

@@ -35,6 +35,11 @@ func invalidHandle(what string) error {
 	return &wireError{msg: "Invalid " + what + " handle", sqlState: "HY000", code: codeInvalidHandle}
 }
 
+// missingRequest answers a call whose request struct was absent from the message.
+func missingRequest(method string) error {
+	return invalidRequest(method + " carried no request")
+}
+
 func notSupported(what string) error {
 	return &wireError{msg: what + " is not supported by sparkbridge", sqlState: "0A000", code: codeNotSupported}
 }

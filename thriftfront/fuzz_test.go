@@ -1,0 +1,68 @@
+package thriftfront
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/engine"
+)
+
+// noEngines refuses every session: the fuzz target exercises decoding, not execution.
+type noEngines struct{}
+
+func (noEngines) Open(context.Context, engine.SessionRequest) (*engine.Session, error) {
+	return nil, errors.New("no engines in this test")
+}
+
+// FuzzConnection feeds arbitrary bytes to a connection, whichever transport its first byte
+// selects. The server must never panic or hang: it answers, or closes the connection.
+func FuzzConnection(f *testing.F) {
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0b, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1, 0})
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x03, 'F', 'o', 'o', 0, 0, 0, 1, 0})
+	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslOK, "\x00u\x00p")...), 0, 0, 0, 4, 0x80, 0x01, 0, 1))
+	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslOK, "\x00u\x00p")...), 0xff, 0xff, 0xff, 0xff))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg := DefaultConfig()
+	cfg.MaxFrameSize = 1 << 20
+	cfg.HandshakeTimeout = 2 * time.Second
+	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
+	srv := NewServer(cfg, h, logrus.NewEntry(log))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ln.Close()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { srv.serveConn(server); close(done) }()
+		go func() {
+			_, _ = client.Write(in)
+			_ = client.(*net.TCPConn).CloseWrite()
+		}()
+		// Drain whatever the server answers until it closes.
+		_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, client)
+		client.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("server still serving %q after the client left", in)
+		}
+	})
+}
