@@ -260,6 +260,9 @@ func freePort() (int, error) {
 // engine needs one of them.
 var clientMu sync.Mutex
 
+// clientEnv holds extra environment for client processes (KEY=value).
+var clientEnv []string
+
 // runClient runs a client command and returns its stdout; a non-zero exit fails the test.
 func runClient(t *testing.T, timeout time.Duration, name string, args ...string) string {
 	t.Helper()
@@ -268,7 +271,7 @@ func runClient(t *testing.T, timeout time.Duration, name string, args ...string)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "SPARK_HOME="+bridge.sparkHome)
+	cmd.Env = append(append(os.Environ(), "SPARK_HOME="+bridge.sparkHome), clientEnv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

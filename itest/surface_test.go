@@ -2,10 +2,17 @@ package itest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -176,8 +183,9 @@ func TestReattachAfterConnectionCut(t *testing.T) {
 	}
 }
 
-// TestConnectSecurity runs a second bridge with a users file, routing alice and bob to the
-// harness engine, and checks authentication, session ownership and protected confs.
+// TestConnectSecurity runs a second bridge with a users file and TLS, routing alice and bob
+// to the harness engine, and checks TLS, authentication, session ownership and protected
+// confs with PySpark.
 func TestConnectSecurity(t *testing.T) {
 	dir, err := os.MkdirTemp(workDir, "secure-")
 	if err != nil {
@@ -189,15 +197,20 @@ func TestConnectSecurity(t *testing.T) {
 	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// This bridge also serves TLS: PySpark connects with use_ssl=true and trusts the test CA.
+	certFile, keyFile := writeCert(t, dir)
+	clientEnv = []string{"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=" + certFile}
+	defer func() { clientEnv = nil }()
 	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{"alice": "harness", "bob": "harness"},
-		"-auth", "FILE", "-users-file", usersFile, "-protect-conf", "spark.app.name")
+		"-auth", "FILE", "-users-file", usersFile, "-protect-conf", "spark.app.name",
+		"-connect-tls-cert", certFile, "-connect-tls-key", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.stop()
 	port := portOf(b.connectAddr)
 	url := func(token, extra string) string {
-		u := "sc://localhost:" + port + "/;user_id=alice"
+		u := "sc://localhost:" + port + "/;use_ssl=true;user_id=alice"
 		if token != "" {
 			u += ";token=" + token
 		}
@@ -240,6 +253,35 @@ func TestConnectSecurity(t *testing.T) {
 	if out := probe(url(aliceTok, ""), "set-secret"); out["ok"] != false || !strings.Contains(fmt.Sprint(out["error"]), "protected") {
 		t.Fatalf("setting the engine secret: %v", out)
 	}
+}
+
+// writeCert writes a self-signed certificate for localhost and its key as PEM files.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 func tokenHash(token string) string {
