@@ -84,3 +84,26 @@ func javaDouble(f float64) string {
 	}
 	return s
 }
+
+// TestBeelineMetadata lists tables and columns with beeline's !tables and !columns, which
+// call GetTables and GetColumns.
+func TestBeelineMetadata(t *testing.T) {
+	table := "meta_" + randomMarker()
+	beeline(t, "alice", "CREATE TABLE "+table+" (a INT, b STRING, c DECIMAL(10,2)) USING parquet")
+	out := runClient(t, 5*time.Minute, filepath.Join(bridge.sparkHome, "bin", "beeline"),
+		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default", "-n", "alice", "-p", "x",
+		"--outputformat=csv2", "--silent=true", "-e", "CREATE OR REPLACE TEMP VIEW tv_meta AS SELECT 1 AS x", "-e", "!tables", "-e", "!columns "+table)
+	// beeline's csv2 wraps values that hold a comma in NUL characters.
+	out = strings.ReplaceAll(out, "\x00", "")
+	for _, want := range []string{
+		"spark_catalog,default," + table + ",TABLE,",
+		",,tv_meta,VIEW,",
+		"spark_catalog,default," + table + ",a,4,INT,10,NULL,0,10,1,,NULL,NULL,NULL,NULL,1,YES,",
+		"spark_catalog,default," + table + ",b,12,STRING,2147483647,",
+		"spark_catalog,default," + table + ",c,3,DECIMAL(10,2),10,NULL,2,10,1,,NULL,NULL,NULL,NULL,3,YES,",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("beeline metadata output lacks %q:\n%s", want, tail(out, 20))
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package translate
 
-import "github.com/sparkbridge/sparkbridge/proto/spark/connect"
+import (
+	"strings"
+
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+)
 
 // StatementPlan returns the Spark Connect plan that runs one HiveServer2
 // statement. The statement is sent as a SQL relation at the root of the plan,
@@ -20,4 +24,42 @@ func StatementPlan(sql string) *connect.Plan {
 			},
 		},
 	}
+}
+
+func catalogPlan(c *connect.Catalog) *connect.Plan {
+	return &connect.Plan{OpType: &connect.Plan_Root{Root: &connect.Relation{RelType: &connect.Relation_Catalog{Catalog: c}}}}
+}
+
+// QuoteIdent quotes one identifier part for Spark SQL.
+func QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// ListCatalogsPlan lists the session's catalogs (name, description).
+func ListCatalogsPlan() *connect.Plan {
+	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListCatalogs{ListCatalogs: &connect.ListCatalogs{}}})
+}
+
+// ListNamespacesPlan lists the namespaces of a catalog (one column, namespace).
+func ListNamespacesPlan(catalog string) *connect.Plan {
+	return StatementPlan("SHOW NAMESPACES IN " + QuoteIdent(catalog))
+}
+
+// ListTablesPlan lists the tables and views of catalog.namespace (name, catalog, namespace,
+// description, tableType, isTemporary).
+func ListTablesPlan(catalog, namespace string) *connect.Plan {
+	db := QuoteIdent(catalog) + "." + QuoteIdent(namespace)
+	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListTables{ListTables: &connect.ListTables{DbName: &db}}})
+}
+
+// ListColumnsPlan lists the columns of catalog.namespace.table (name, description, dataType,
+// nullable, isPartition, isBucket, ...).
+func ListColumnsPlan(catalog, namespace, table string) *connect.Plan {
+	name := QuoteIdent(catalog) + "." + QuoteIdent(namespace) + "." + QuoteIdent(table)
+	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListColumns{ListColumns: &connect.ListColumns{TableName: name}}})
+}
+
+// ListFunctionsPlan lists the functions visible from catalog.namespace (name, catalog,
+// namespace, description, className, isTemporary).
+func ListFunctionsPlan(catalog, namespace string) *connect.Plan {
+	db := QuoteIdent(catalog) + "." + QuoteIdent(namespace)
+	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListFunctions{ListFunctions: &connect.ListFunctions{DbName: &db}}})
 }

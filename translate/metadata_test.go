@@ -1,0 +1,86 @@
+package translate
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+func TestJDBCPattern(t *testing.T) {
+	cases := []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"", "anything", true},
+		{"%", "", true},
+		{"tab%", "Table_1", true},
+		{"t_b", "tab", true},
+		{"t_b", "tabs", false},
+		{`my\_tab`, "my_tab", true},
+		{`my\_tab`, "myxtab", false},
+		{"a.b", "a.b", true},
+		{"a.b", "axb", false},
+		{"(x)", "(x)", true},
+	}
+	for _, c := range cases {
+		if got := JDBCPattern(c.pattern).MatchString(c.name); got != c.want {
+			t.Errorf("JDBCPattern(%q) on %q = %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+}
+
+func TestSparkColumnType(t *testing.T) {
+	cases := map[string]string{
+		"int":             "{4 INT 10 0 10}",
+		"bigint":          "{-5 BIGINT 19 0 10}",
+		"decimal(12,3)":   "{3 DECIMAL(12,3) 12 3 10}",
+		"string":          "{12 STRING 2147483647 <nil> <nil>}",
+		"varchar(20)":     "{12 VARCHAR(20) 20 <nil> <nil>}",
+		"char(3)":         "{1 CHAR(3) 3 <nil> <nil>}",
+		"array<int>":      "{2003 ARRAY<INT> <nil> <nil> <nil>}",
+		"map<string,int>": "{2000 MAP<STRING,INT> <nil> <nil> <nil>}",
+		"timestamp_ntz":   "{93 TIMESTAMP_NTZ 29 6 <nil>}",
+		"boolean":         "{16 BOOLEAN 1 <nil> <nil>}",
+	}
+	for in, want := range cases {
+		if got := fmt.Sprint(SparkColumnType(in)); got != want {
+			t.Errorf("SparkColumnType(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestMetadataRecord(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec, err := MetadataRecord(TablesSchema, [][]any{{"spark_catalog", "default", "t", "TABLE", "", nil, nil, nil, nil, nil}}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ColumnarRowSet(rec, 0, 1, 0)
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Columns[2].StringVal.Values[0] != "t" || rs.Columns[5].StringVal.Nulls[0] != 1 {
+		t.Fatalf("row set %v", rs)
+	}
+	if _, err := MetadataRecord(ColumnsSchema, [][]any{{"only one"}}, mem); err == nil {
+		t.Fatal("a short row was accepted")
+	}
+	row := make([]any, len(ColumnsSchema.Fields()))
+	row[4] = "not an int"
+	if _, err := MetadataRecord(ColumnsSchema, [][]any{row}, mem); err == nil {
+		t.Fatal("a string in an int column was accepted")
+	}
+	if n := len(TypeInfoRows()); n == 0 {
+		t.Fatal("no type info rows")
+	}
+	for _, r := range TypeInfoRows() {
+		ti, err := MetadataRecord(TypeInfoSchema, [][]any{r}, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ti.Release()
+	}
+}
