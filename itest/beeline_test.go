@@ -107,3 +107,20 @@ func TestBeelineMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestBeelineHTTPTransport runs beeline over HiveServer2's HTTP transport.
+func TestBeelineHTTPTransport(t *testing.T) {
+	out := runClient(t, 5*time.Minute, filepath.Join(bridge.sparkHome, "bin", "beeline"),
+		"-u", "jdbc:hive2://"+bridge.httpAddr+"/default;transportMode=http;httpPath=cliservice", "-n", "alice", "-p", "x",
+		"--outputformat=csv2", "--silent=true", "-e", "SELECT id, id * id AS sq FROM range(2000) WHERE id % 500 = 0")
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = beelinePrompt.ReplaceAllString(l, ""); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	want := "id,sq\n0,0\n500,250000\n1000,1000000\n1500,2250000"
+	if got := strings.Join(lines, "\n"); got != want {
+		t.Fatalf("beeline over HTTP printed:\n%s\nwant:\n%s", got, want)
+	}
+}

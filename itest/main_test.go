@@ -29,6 +29,7 @@ var bridgeBin, workDir string
 type bridgeProc struct {
 	cmd         *exec.Cmd
 	thriftAddr  string
+	httpAddr    string
 	connectAddr string
 	logPath     string
 	sparkHome   string
@@ -115,7 +116,12 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 	if err != nil {
 		return nil, err
 	}
+	hport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	b := &bridgeProc{
+		httpAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(hport)),
 		thriftAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(tport)),
 		connectAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport)),
 		logPath:     filepath.Join(work, "bridge.log"),
@@ -139,6 +145,7 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 		"-spark-home", sparkHome,
 		"-thrift-addr", b.thriftAddr,
 		"-connect-addr", b.connectAddr,
+		"-http-addr", b.httpAddr,
 		"-engine-log-dir", filepath.Join(work, "engines"),
 		"-driver-memory", "1g",
 		"-conf", "spark.sql.shuffle.partitions=2",
@@ -157,7 +164,7 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 	}
 	logFile.Close()
 	deadline := time.Now().Add(30 * time.Second)
-	for _, addr := range []string{b.thriftAddr, b.connectAddr} {
+	for _, addr := range []string{b.thriftAddr, b.connectAddr, b.httpAddr} {
 		for {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {

@@ -1,6 +1,7 @@
 package thriftfront
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"strconv"
@@ -81,7 +82,7 @@ func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s, ok := h.sess[string(hd.SessionId.GUID)]
-	if !ok {
+	if !ok || !bytes.Equal(hd.SessionId.Secret, s.secret) {
 		return nil, invalidHandle("session")
 	}
 	select {
@@ -100,7 +101,7 @@ func (h *Handler) lookupOp(hd *hiveserver.TOperationHandle) (*operation, error) 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	op, ok := h.ops[string(hd.OperationId.GUID)]
-	if !ok {
+	if !ok || !bytes.Equal(hd.OperationId.Secret, op.sess.secret) {
 		return nil, invalidHandle("operation")
 	}
 	return op, nil

@@ -197,8 +197,9 @@ func isClientGone(err error) bool {
 // connInfo is what a request knows of its connection.
 type connInfo struct {
 	remote        string
-	user          string // from SASL; empty for NOSASL
+	user          string // from SASL or HTTP auth; empty for NOSASL
 	authenticated bool
+	http          bool // HTTP transport: sessions outlive the request
 
 	// mu guards sessions.
 	mu       sync.Mutex
@@ -217,6 +218,9 @@ func connInfoFrom(ctx context.Context) *connInfo {
 }
 
 func (ci *connInfo) addSession(key string) {
+	if ci.http {
+		return
+	}
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
 	if ci.sessions == nil {

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -68,6 +69,8 @@ func run() error {
 
 	configPath := flag.String("config", "", "JSON config file (see README); flags win over it")
 	thriftAddr := flag.String("thrift-addr", ":10000", "HiveServer2 binary transport (SASL PLAIN and NOSASL) listen address")
+	httpAddr := flag.String("http-addr", ":10001", "HiveServer2 HTTP transport listen address (empty: off)")
+	httpPath := flag.String("http-path", "/cliservice", "HiveServer2 HTTP transport path")
 	connectAddr := flag.String("connect-addr", ":15002", "Spark Connect gRPC listen address")
 	flag.StringVar(&ecfg.SparkHome, "spark-home", os.Getenv("SPARK_HOME"), "Spark installation used to launch engines (default $SPARK_HOME)")
 	flag.StringVar(&ecfg.Master, "master", ecfg.Master, "Spark master for launched engines")
@@ -184,7 +187,25 @@ func run() error {
 		log.Warn("auth mode NONE: every user name is trusted; use -auth FILE outside a trusted network")
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var hsrv *http.Server
+	if *httpAddr != "" {
+		hln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			tln.Close()
+			cln.Close()
+			return fmt.Errorf("thrift HTTP listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
+		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
+		go func() {
+			if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
 	go func() { errc <- tsrv.Serve(tln) }()
 	go func() { errc <- csrv.Serve(cln) }()
 
@@ -200,6 +221,11 @@ func run() error {
 
 	// Phase one: stop accepting and let in-flight calls finish for the grace period.
 	tln.Close()
+	if hsrv != nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), *grace)
+		_ = hsrv.Shutdown(hctx)
+		hcancel()
+	}
 	done := make(chan struct{})
 	go func() { csrv.GracefulStop(); close(done) }()
 	select {

@@ -1,0 +1,163 @@
+package thriftfront
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+)
+
+// authCookie is the cookie HiveServer2 sets after a successful HTTP login; clients send it
+// back so later requests skip the credential check.
+const authCookie = "hive.server2.auth"
+
+// cookieLifetime bounds how long an auth cookie is honoured.
+const cookieLifetime = time.Hour
+
+// HTTPHandler serves TCLIService over HTTP, HiveServer2's http transport mode: every POST
+// body is one binary-protocol request and the response body its reply. Sessions live on
+// across requests and connections until CloseSession or the idle reaper.
+type HTTPHandler struct {
+	h         *Handler
+	log       *logrus.Entry
+	proc      *hiveserver.TCLIServiceProcessor
+	cookieKey []byte
+}
+
+var _ http.Handler = (*HTTPHandler)(nil)
+
+// NewHTTPHandler returns the HTTP transport for h; mount it at the configured path.
+func NewHTTPHandler(h *Handler, log *logrus.Entry) *HTTPHandler {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: hiveserver.NewTCLIServiceProcessor(h), cookieKey: key}
+}
+
+func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "TCLIService over HTTP takes POST requests", http.StatusMethodNotAllowed)
+		return
+	}
+	user, ok := x.cookieUser(r)
+	if !ok {
+		var err error
+		user, err = x.basicUser(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="sparkbridge"`)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			x.log.WithField("remote", r.RemoteAddr).WithError(err).Info("HTTP authentication failed")
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: authCookie, Value: x.signCookie(user), Path: "/", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(cookieLifetime.Seconds())})
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(x.h.cfg.MaxFrameSize)))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, fmt.Sprintf("request body exceeds the %d-byte limit", x.h.cfg.MaxFrameSize), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	trans := &httpTransport{in: bytes.NewReader(body)}
+	conf := &thrift.TConfiguration{MaxMessageSize: int32(x.h.cfg.MaxFrameSize)}
+	prot := thrift.NewTBinaryProtocolConf(trans, conf)
+	ci := &connInfo{remote: r.RemoteAddr, user: user, authenticated: true, http: true}
+	ctx := withConnInfo(r.Context(), ci)
+	if _, err := processOne(ctx, x.proc, prot); err != nil {
+		var ae thrift.TApplicationException
+		if !(errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD) {
+			x.log.WithField("remote", r.RemoteAddr).WithError(err).Warn("bad HTTP request body")
+			if trans.out.Len() == 0 {
+				http.Error(w, "malformed Thrift request: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-thrift")
+	_, _ = w.Write(trans.out.Bytes())
+}
+
+// basicUser authenticates HTTP Basic credentials with the auth provider. Without an
+// Authorization header, a provider that trusts clients gets "anonymous".
+func (x *HTTPHandler) basicUser(r *http.Request) (string, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		if x.h.cfg.Auth.TrustsClients() && r.Header.Get("Authorization") == "" {
+			return "anonymous", nil
+		}
+		return "", errors.New("HTTP Basic authentication required")
+	}
+	id, err := x.h.cfg.Auth.Password(r.Context(), user, pass)
+	if err != nil {
+		return "", errors.New("authentication failed")
+	}
+	return id.User, nil
+}
+
+// signCookie makes "user|expiry|mac", base64-encoded.
+func (x *HTTPHandler) signCookie(user string) string {
+	payload := user + "|" + strconv.FormatInt(time.Now().Add(cookieLifetime).Unix(), 10)
+	mac := hmac.New(sha256.New, x.cookieKey)
+	mac.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString([]byte(payload + "|" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))))
+}
+
+// cookieUser returns the user of a valid, unexpired auth cookie.
+func (x *HTTPHandler) cookieUser(r *http.Request) (string, bool) {
+	c, err := r.Cookie(authCookie)
+	if err != nil {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return "", false
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 {
+		return "", false
+	}
+	mac := hmac.New(sha256.New, x.cookieKey)
+	mac.Write([]byte(parts[0] + "|" + parts[1]))
+	want := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(parts[2])) {
+		return "", false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || time.Now().Unix() > exp {
+		return "", false
+	}
+	return parts[0], true
+}
+
+// httpTransport reads one request body and collects the reply.
+type httpTransport struct {
+	in  *bytes.Reader
+	out bytes.Buffer
+}
+
+var _ thrift.TTransport = (*httpTransport)(nil)
+
+func (t *httpTransport) Read(p []byte) (int, error)  { return t.in.Read(p) }
+func (t *httpTransport) Write(p []byte) (int, error) { return t.out.Write(p) }
+func (t *httpTransport) Flush(context.Context) error { return nil }
+func (t *httpTransport) RemainingBytes() uint64      { return uint64(t.in.Len()) }
+func (t *httpTransport) Open() error                 { return nil }
+func (t *httpTransport) IsOpen() bool                { return true }
+func (t *httpTransport) Close() error                { return nil }

@@ -1,0 +1,144 @@
+package thriftfront
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/auth"
+	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+)
+
+// countingTransport counts requests that carried an Authorization header.
+type countingTransport struct {
+	withAuth int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") != "" {
+		c.withAuth++
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func startHTTPBridge(t *testing.T, p auth.Provider) (*httptest.Server, *engine.Manager) {
+	t.Helper()
+	spark := enginetest.Start(t)
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	entry := logrus.NewEntry(log)
+	ecfg := engine.DefaultConfig()
+	ecfg.StartTimeout = 5 * time.Second
+	mgr := engine.NewManager(ecfg, engine.Static{Addr: spark.Addr}, entry)
+	cfg := DefaultConfig()
+	cfg.Auth = p
+	cfg.MaxFrameSize = 1 << 20
+	h := NewHandler(cfg, mgr, entry)
+	mux := http.NewServeMux()
+	mux.Handle("/cliservice", NewHTTPHandler(h, entry))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); h.Close(); _ = mgr.Close(context.Background()) })
+	return srv, mgr
+}
+
+func TestHTTPTransport(t *testing.T) {
+	hash, _ := auth.HashPassword("pw")
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(`{"users": [{"name": "dana", "password": "`+hash+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users, err := auth.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, mgr := startHTTPBridge(t, users)
+
+	jar, _ := cookiejar.New(nil)
+	counter := &countingTransport{}
+	trans, err := thrift.NewTHttpClientWithOptions(srv.URL+"/cliservice", thrift.THttpClientOptions{Client: &http.Client{Jar: jar, Transport: counter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht := trans.(*thrift.THttpClient)
+	ht.SetHeader("Authorization", "Basic ZGFuYTpwdw==") // dana:pw
+	ht.SetHeader("X-XSRF-HEADER", "true")
+	c := hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
+	sh := openSession(t, c, "ignored", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	if s := mgr.Sessions(); len(s) != 1 || s[0].User != "dana" {
+		t.Fatalf("sessions %+v, want one of dana", s)
+	}
+	// After the first request the cookie stands in for the credentials.
+	ht.DelHeader("Authorization")
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 1200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	ids, _ := fetchAll(t, c, resp.OperationHandle, 500)
+	if len(ids) != 1200 {
+		t.Fatalf("fetched %d rows over HTTP", len(ids))
+	}
+	if counter.withAuth != 1 {
+		t.Fatalf("%d requests carried credentials; the cookie should have replaced them after the first", counter.withAuth)
+	}
+	// The session survives the HTTP connection.
+	if len(mgr.Sessions()) != 1 {
+		t.Fatal("session closed between HTTP requests")
+	}
+}
+
+func TestHTTPRejects(t *testing.T) {
+	srv, _ := startHTTPBridge(t, auth.None{})
+	get, err := http.Get(srv.URL + "/cliservice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Body.Close()
+	if get.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", get.StatusCode)
+	}
+	big, err := http.Post(srv.URL+"/cliservice", "application/x-thrift", bytes.NewReader(make([]byte, 2<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big.Body.Close()
+	if big.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: %d", big.StatusCode)
+	}
+	junk, err := http.Post(srv.URL+"/cliservice", "application/x-thrift", strings.NewReader("not thrift at all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk.Body.Close()
+	if junk.StatusCode != http.StatusBadRequest {
+		t.Fatalf("junk body: %d", junk.StatusCode)
+	}
+
+	hash, _ := auth.HashPassword("pw")
+	path := filepath.Join(t.TempDir(), "users.json")
+	_ = os.WriteFile(path, []byte(`{"users": [{"name": "dana", "password": "`+hash+`"}]}`), 0o600)
+	users, _ := auth.LoadFile(path)
+	secured, _ := startHTTPBridge(t, users)
+	req, _ := http.NewRequest(http.MethodPost, secured.URL+"/cliservice", strings.NewReader("x"))
+	req.SetBasicAuth("dana", "wrong")
+	bad, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", bad.StatusCode)
+	}
+}
