@@ -124,3 +124,13 @@ func TestBeelineHTTPTransport(t *testing.T) {
 		t.Fatalf("beeline over HTTP printed:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestBeelineSessionConfAndVariables passes a Spark conf and a Hive variable in the JDBC URL:
+// the conf is set on the engine session and Spark substitutes the variable.
+func TestBeelineSessionConfAndVariables(t *testing.T) {
+	got := beelineConf(t, "alice", "spark.sql.shuffle.partitions=3#answer=41", "SELECT ${answer} + 1 AS v, ${hivevar:answer} AS w; SET spark.sql.shuffle.partitions")
+	want := "v,w\n42,41\nkey,value\nspark.sql.shuffle.partitions,3"
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("beeline printed %q, want %q", strings.Join(got, "\n"), want)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/translate"
 )
 
@@ -141,6 +144,11 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	_, _ = rand.Read(secret)
 	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{}}
 
+	if err := h.applyConf(ctx, s, sessionConf(req.Configuration)); err != nil {
+		_ = es.Close(context.Background())
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
 	if db := req.Configuration["use:database"]; db != "" && !strings.EqualFold(db, "default") {
 		if err := h.runToCompletion(s, "USE "+quoteIdent(db)); err != nil {
 			_ = es.Close(context.Background())
@@ -171,6 +179,62 @@ func (h *Handler) runToCompletion(s *session, stmt string) error {
 	defer op.close()
 	if st, err, _ := op.status(); st == hiveserver.TOperationState_ERROR_STATE {
 		return err
+	}
+	return nil
+}
+
+// sessionConf picks the engine session confs out of an OpenSession configuration:
+// set:hiveconf:key (the JDBC URL's ?key=value part), bare spark.* keys, and set:hivevar:name
+// (the #name=value part), which become confs so that Spark substitutes ${name} and
+// ${hivevar:name} in later statements. The bridge's own sparkbridge.* keys stay out.
+func sessionConf(conf map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range conf {
+		switch {
+		case strings.HasPrefix(k, "set:hiveconf:"):
+			k = strings.TrimPrefix(k, "set:hiveconf:")
+		case strings.HasPrefix(k, "set:hivevar:"):
+			k = strings.TrimPrefix(k, "set:hivevar:")
+		case strings.HasPrefix(k, "spark."):
+		default:
+			continue
+		}
+		if !strings.HasPrefix(k, "sparkbridge.") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// applyConf sets confs on the engine session, one key at a time so that the error names the
+// key Spark refused.
+func (h *Handler) applyConf(ctx context.Context, s *session, conf map[string]string) error {
+	if len(conf) == 0 {
+		return nil
+	}
+	c, err := s.es.Client(ctx)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := conf[k]
+		_, err := c.Config(ctx, &connect.ConfigRequest{SessionId: s.es.ID, UserContext: s.es.UserContext(),
+			Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Set{Set: &connect.ConfigRequest_Set{
+				Pairs: []*connect.KeyValue{{Key: k, Value: &v}}}}}})
+		if err != nil {
+			if cls := errorClass(err); strings.HasPrefix(cls, "CANNOT_MODIFY") {
+				// A launch-time conf (spark.executor.memory, say): it took effect when the
+				// engine started, if the allow-list let it; it cannot change now.
+				h.log.WithFields(logrus.Fields{"session": s.es.ID, "key": k, "error_class": cls}).Info("engine refused a session conf")
+				continue
+			}
+			return fmt.Errorf("setting %s: %w", k, s.es.Explain(err))
+		}
 	}
 	return nil
 }
@@ -258,7 +322,11 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 	if stmt == "" {
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(invalidRequest("empty statement"))}, nil
 	}
+	if err := h.applyConf(ctx, s, req.ConfOverlay); err != nil {
+		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
+	}
 	op := newOperation(s, stmt, h.mem)
+	op.timeout = time.Duration(req.QueryTimeout) * time.Second
 	eop, err := s.es.StartOperation(op.id, "thrift", func() { h.expireOp(op) })
 	if err != nil {
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
@@ -277,7 +345,7 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 	}
 	op.run()
 	st, opErr, schema := op.status()
-	if st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_CANCELED_STATE {
+	if st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_CANCELED_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE {
 		h.detachOp(op)
 		op.close()
 		if opErr == nil {
@@ -324,7 +392,7 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 		has := len(schema.Columns) > 0
 		resp.HasResultSet = &has
 	}
-	if st == hiveserver.TOperationState_ERROR_STATE && opErr != nil {
+	if (st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE) && opErr != nil {
 		we := toWire(opErr)
 		resp.ErrorMessage, resp.SqlState, resp.ErrorCode = &we.msg, &we.sqlState, &we.code
 	}
@@ -402,6 +470,7 @@ func (h *Handler) CancelOperation(ctx context.Context, req *hiveserver.TCancelOp
 		return &hiveserver.TCancelOperationResp{Status: errStatus(err)}, nil
 	}
 	op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
+	op.interrupt()
 	op.cancel()
 	return &hiveserver.TCancelOperationResp{Status: okStatus()}, nil
 }

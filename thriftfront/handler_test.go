@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -460,5 +461,55 @@ func TestSASLPlainUserIsTheIdentity(t *testing.T) {
 	mustOK(t, info.Status)
 	if info.InfoValue.GetStringValue() != "4.3.0-fake" {
 		t.Fatalf("DBMS version %q", info.InfoValue.GetStringValue())
+	}
+}
+
+func TestSessionConfReachesEngine(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	user := "alice"
+	resp, err := c.OpenSession(context.Background(), &hiveserver.TOpenSessionReq{ClientProtocol: hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10, Username: &user,
+		Configuration: map[string]string{
+			"set:hiveconf:spark.sql.shuffle.partitions": "3",
+			"set:hivevar:answer":                        "42",
+			"spark.sql.ansi.enabled":                    "true",
+			"set:hiveconf:sparkbridge.engine.subdomain": "x",
+			"use:database":                              "default",
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	if got := resp.Configuration["hive.server2.thrift.resultset.default.fetch.size"]; got != "10000" {
+		t.Fatalf("fetch size echoed as %q", got)
+	}
+	sets := b.spark.Sets()
+	want := map[string]string{"spark.sql.shuffle.partitions": "3", "answer": "42", "spark.sql.ansi.enabled": "true"}
+	if fmt.Sprint(sets) != fmt.Sprint(want) {
+		t.Fatalf("engine session confs %v, want %v", sets, want)
+	}
+	// confOverlay is applied before the statement.
+	er, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: resp.SessionHandle, Statement: "rows 1",
+		ConfOverlay: map[string]string{"spark.sql.session.timeZone": "UTC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, er.Status)
+	if b.spark.Sets()["spark.sql.session.timeZone"] != "UTC" {
+		t.Fatal("confOverlay did not reach the engine")
+	}
+}
+
+func TestQueryTimeout(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	start := time.Now()
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "hang", QueryTimeout: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS || resp.Status.GetSqlState() != "HYT00" || !strings.Contains(resp.Status.GetErrorMessage(), "timed out after 1s") {
+		t.Fatalf("status %+v after %s", resp.Status, time.Since(start))
 	}
 }

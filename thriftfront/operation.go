@@ -3,8 +3,10 @@ package thriftfront
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,10 +32,13 @@ type operation struct {
 	query string
 	mem   memory.Allocator
 
-	eop    *engine.Operation // the engine layer's record; nil for internal statements
-	ctx    context.Context   // cancelled by cancel/close; the engine call runs under it
-	cancel context.CancelFunc
-	ready  chan struct{} // closed when the first batch, the end, or an error has arrived
+	eop     *engine.Operation // the engine layer's record; nil for internal statements
+	timeout time.Duration     // queryTimeout; 0 for none
+	// timedOut is set when the query timeout fired.
+	timedOut atomic.Bool
+	ctx      context.Context // cancelled by cancel/close; the engine call runs under it
+	cancel   context.CancelFunc
+	ready    chan struct{} // closed when the first batch, the end, or an error has arrived
 
 	// mu guards the status fields below.
 	mu        sync.Mutex
@@ -69,6 +74,15 @@ func (op *operation) run() {
 	defer close(op.ready)
 	es := op.sess.es
 	op.setState(hiveserver.TOperationState_RUNNING_STATE, nil)
+	if op.timeout > 0 {
+		// The timeout covers execution up to the first results, as in HiveServer2.
+		timer := time.AfterFunc(op.timeout, func() {
+			op.timedOut.Store(true)
+			op.interrupt()
+			op.cancel()
+		})
+		defer timer.Stop()
+	}
 	c, err := es.Client(op.ctx)
 	if err != nil {
 		op.fail(es, err)
@@ -109,6 +123,11 @@ func (op *operation) run() {
 
 func (op *operation) fail(es *engine.Session, err error) {
 	err = es.Explain(err)
+	if op.timedOut.Load() {
+		op.setState(hiveserver.TOperationState_TIMEDOUT_STATE, &wireError{
+			msg: fmt.Sprintf("Query timed out after %s", op.timeout), sqlState: "HYT00", code: codeTimeout})
+		return
+	}
 	if op.ctx.Err() != nil {
 		op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
 		return
@@ -128,16 +147,33 @@ func (op *operation) setState(st hiveserver.TOperationState, err error) {
 		op.eop.SetState(engineState(st))
 	}
 	switch st {
-	case hiveserver.TOperationState_FINISHED_STATE, hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_CANCELED_STATE:
+	case hiveserver.TOperationState_FINISHED_STATE, hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_CANCELED_STATE,
+		hiveserver.TOperationState_TIMEDOUT_STATE:
 		op.completed = time.Now()
 	}
+}
+
+// interrupt asks the engine to stop the operation's execution. Cancelling the call alone
+// stops a non-reattachable execution too; the explicit interrupt also covers the window
+// before the call reached the engine.
+func (op *operation) interrupt() {
+	es := op.sess.es
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := es.Client(ctx)
+	if err != nil {
+		return
+	}
+	_, _ = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: es.ID, UserContext: es.UserContext(),
+		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
+		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: op.id}})
 }
 
 func engineState(st hiveserver.TOperationState) string {
 	switch st {
 	case hiveserver.TOperationState_FINISHED_STATE:
 		return engine.OpFinished
-	case hiveserver.TOperationState_ERROR_STATE:
+	case hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_TIMEDOUT_STATE:
 		return engine.OpError
 	case hiveserver.TOperationState_CANCELED_STATE, hiveserver.TOperationState_CLOSED_STATE:
 		return engine.OpCanceled

@@ -20,6 +20,7 @@ const (
 	codeInternal       = 10004
 	codeInvalidRequest = 10005
 	codeLimit          = 10006
+	codeTimeout        = 10007
 )
 
 // wireError is an error with the fields HS2 clients read: message, SQLSTATE and error code.
@@ -92,6 +93,20 @@ func toWire(err error) *wireError {
 		return &wireError{msg: "operation cancelled", sqlState: "HY008", code: codeInternal}
 	}
 	return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInternal}
+}
+
+// errorClass returns the Spark error class carried by a gRPC error, or "".
+func errorClass(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetMetadata()["errorClass"]
+		}
+	}
+	return ""
 }
 
 func okStatus() *hiveserver.TStatus {

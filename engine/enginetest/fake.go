@@ -51,6 +51,19 @@ type Spark struct {
 	released []string
 	// lastUnknown holds the unknown fields of the last Config request.
 	lastUnknown []byte
+	// sets holds every conf set through Config, by key.
+	sets map[string]string
+}
+
+// Sets returns the confs set through Config so far.
+func (f *Spark) Sets() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range f.sets {
+		out[k] = v
+	}
+	return out
 }
 
 // Users returns the user_context.user_id of every ExecutePlan and Config call, in order.
@@ -129,6 +142,15 @@ func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connec
 			v := "v-" + k
 			resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: k, Value: &v})
 		}
+	case op.GetSet() != nil:
+		f.mu.Lock()
+		if f.sets == nil {
+			f.sets = map[string]string{}
+		}
+		for _, kv := range op.GetSet().GetPairs() {
+			f.sets[kv.GetKey()] = kv.GetValue()
+		}
+		f.mu.Unlock()
 	case op.GetGetAll() != nil:
 		name, secret := "fake", "engine-secret"
 		resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: "spark.app.name", Value: &name},
