@@ -392,6 +392,9 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 		has := len(schema.Columns) > 0
 		resp.HasResultSet = &has
 	}
+	if req.GetProgressUpdate != nil && *req.GetProgressUpdate {
+		resp.ProgressUpdateResponse = op.progressUpdate()
+	}
 	if (st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE) && opErr != nil {
 		we := toWire(opErr)
 		resp.ErrorMessage, resp.SqlState, resp.ErrorCode = &we.msg, &we.sqlState, &we.code
@@ -429,13 +432,9 @@ func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResult
 	}
 	columnar := op.sess.protocol >= hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
 	if req.FetchType == 1 {
-		// Operation logs are not collected yet: an empty log keeps clients that poll it happy.
-		logSchema := &hiveserver.TTableSchema{Columns: []*hiveserver.TColumnDesc{{
-			ColumnName: "operation_log", Position: 1,
-			TypeDesc: &hiveserver.TTypeDesc{Types: []*hiveserver.TTypeEntry{{PrimitiveEntry: &hiveserver.TPrimitiveTypeEntry{Type: hiveserver.TTypeId_STRING_TYPE}}}},
-		}}}
+		lines, offset := op.logPage(req.Orientation == hiveserver.TFetchOrientation_FETCH_FIRST, int(req.MaxRows))
 		hasMore := false
-		return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &hasMore, Results: translate.EmptyRowSet(logSchema, columnar)}, nil
+		return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &hasMore, Results: translate.LogRowSet(lines, offset, columnar)}, nil
 	}
 	st, opErr, _ := op.status()
 	switch st {

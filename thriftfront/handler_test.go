@@ -513,3 +513,53 @@ func TestQueryTimeout(t *testing.T) {
 		t.Fatalf("status %+v after %s", resp.Status, time.Since(start))
 	}
 }
+
+func TestProgressAndOperationLog(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "progress", RunAsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	yes := true
+	deadline := time.Now().Add(10 * time.Second)
+	var pr *hiveserver.TProgressUpdateResp
+	for {
+		st, err := c.GetOperationStatus(context.Background(), &hiveserver.TGetOperationStatusReq{OperationHandle: resp.OperationHandle, GetProgressUpdate: &yes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr = st.ProgressUpdateResponse
+		if pr != nil && pr.FooterSummary == "STAGES: 01/02" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("progress never reached the second report: %+v", pr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pr.Status != hiveserver.TJobExecutionStatus_IN_PROGRESS || pr.ProgressedPercentage != 4.0/6 || pr.Rows[0][2] != "FINISHED" {
+		t.Fatalf("progress %+v", pr)
+	}
+	logs, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, FetchType: 1, MaxRows: 100, Orientation: hiveserver.TFetchOrientation_FETCH_NEXT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, logs.Status)
+	lines := strings.Join(logs.Results.Columns[0].StringVal.Values, "\n")
+	for _, want := range []string{"Submitted statement", "Stage 0: 2/4 tasks completed (running)", "Stage 0: 4/4 tasks completed (finished)", "Stage 1: 0/2 tasks completed (running)"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("operation log lacks %q:\n%s", want, lines)
+		}
+	}
+	if strings.Count(lines, "Stage 1:") != 1 {
+		t.Errorf("an unchanged stage was logged twice:\n%s", lines)
+	}
+	again, _ := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, FetchType: 1, MaxRows: 100, Orientation: hiveserver.TFetchOrientation_FETCH_NEXT})
+	if n := len(again.Results.Columns[0].StringVal.Values); n != 0 {
+		t.Fatalf("FETCH_NEXT of the log returned %d old lines again", n)
+	}
+	_, _ = c.CancelOperation(context.Background(), &hiveserver.TCancelOperationReq{OperationHandle: resp.OperationHandle})
+}

@@ -47,6 +47,10 @@ type operation struct {
 	started   time.Time
 	completed time.Time
 	schema    *hiveserver.TTableSchema // nil until known; empty when there is no result set
+	progress  *connect.ExecutePlanResponse_ExecutionProgress
+	stageDone map[int64]int64 // completed tasks last logged, per stage
+	logs      []string        // operation log, bounded by maxLogLines
+	logRead   int             // lines already returned by FETCH_NEXT
 
 	// fetchMu serialises fetches; it guards stream, cur, curOff, pending, rowOffset, eof.
 	fetchMu   sync.Mutex
@@ -73,6 +77,7 @@ func newOperation(s *session, query string, mem memory.Allocator) *operation {
 func (op *operation) run() {
 	defer close(op.ready)
 	es := op.sess.es
+	op.logf("Submitted statement %s on engine %s", op.id, es.EngineID())
 	op.setState(hiveserver.TOperationState_RUNNING_STATE, nil)
 	if op.timeout > 0 {
 		// The timeout covers execution up to the first results, as in HiveServer2.
@@ -143,6 +148,16 @@ func (op *operation) setState(st hiveserver.TOperationState, err error) {
 		return
 	}
 	op.state, op.err = st, err
+	switch st {
+	case hiveserver.TOperationState_FINISHED_STATE:
+		op.appendLog("Finished: results are ready")
+	case hiveserver.TOperationState_ERROR_STATE:
+		op.appendLog("Error: " + toWire(err).msg)
+	case hiveserver.TOperationState_CANCELED_STATE:
+		op.appendLog("Cancelled")
+	case hiveserver.TOperationState_TIMEDOUT_STATE:
+		op.appendLog("Timed out after " + op.timeout.String())
+	}
 	if op.eop != nil {
 		op.eop.SetState(engineState(st))
 	}
@@ -167,6 +182,63 @@ func (op *operation) interrupt() {
 	_, _ = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: es.ID, UserContext: es.UserContext(),
 		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
 		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: op.id}})
+}
+
+// maxLogLines bounds an operation's log.
+const maxLogLines = 10000
+
+// appendLog adds a log line. Caller holds mu.
+func (op *operation) appendLog(line string) {
+	if len(op.logs) < maxLogLines {
+		op.logs = append(op.logs, time.Now().UTC().Format("2006-01-02 15:04:05.000")+" "+line)
+	}
+}
+
+func (op *operation) logf(format string, args ...any) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.appendLog(fmt.Sprintf(format, args...))
+}
+
+// noteProgress records execution progress and logs the stages that moved.
+func (op *operation) noteProgress(p *connect.ExecutePlanResponse_ExecutionProgress) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.progress = p
+	if op.stageDone == nil {
+		op.stageDone = map[int64]int64{}
+	}
+	lines := translate.ProgressLog(p)
+	for i, s := range p.GetStages() {
+		if last, seen := op.stageDone[s.GetStageId()]; !seen || last != s.GetNumCompletedTasks() {
+			op.stageDone[s.GetStageId()] = s.GetNumCompletedTasks()
+			op.appendLog(lines[i])
+		}
+	}
+}
+
+// progressUpdate is the operation's HS2 progress report.
+func (op *operation) progressUpdate() *hiveserver.TProgressUpdateResp {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return translate.ProgressUpdate(op.progress, op.started.UnixMilli(), op.state == hiveserver.TOperationState_FINISHED_STATE)
+}
+
+// logPage returns up to max log lines: from the start for FETCH_FIRST, else the lines not
+// returned yet.
+func (op *operation) logPage(first bool, max int) ([]string, int64) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if first {
+		op.logRead = 0
+	}
+	start := op.logRead
+	end := len(op.logs)
+	if max > 0 && end-start > max {
+		end = start + max
+	}
+	op.logRead = end
+	return append([]string(nil), op.logs[start:end]...), int64(start)
 }
 
 func engineState(st hiveserver.TOperationState) string {
@@ -212,6 +284,10 @@ func (op *operation) pull() error {
 			return err
 		}
 		if _, ok := resp.GetResponseType().(*connect.ExecutePlanResponse_ResultComplete_); ok {
+			continue
+		}
+		if p := resp.GetExecutionProgress(); p != nil {
+			op.noteProgress(p)
 			continue
 		}
 		batch := resp.GetArrowBatch()

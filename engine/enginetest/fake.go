@@ -8,6 +8,7 @@
 //	fail STATE     an analysis error with SQLSTATE STATE and error class FAKE_ERROR
 //	ddl            a statement with no result set (no Arrow batch)
 //	hang           a stream that sends nothing until the call is cancelled
+//	progress       two execution-progress reports, then nothing until cancelled
 //
 // Any other statement fails with SQLSTATE 42601.
 package enginetest
@@ -193,6 +194,18 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 		return sparkError(fields[1], "FAKE_ERROR", "[FAKE_ERROR] the fake was asked to fail")
 	case q == "ddl":
 		return stream.Send(done)
+	case q == "progress":
+		// Two progress reports, then hold until cancelled: a query still running.
+		for i := int64(1); i <= 2; i++ {
+			p := &connect.ExecutePlanResponse_ExecutionProgress{NumInflightTasks: 1, Stages: []*connect.ExecutePlanResponse_ExecutionProgress_StageInfo{
+				{StageId: 0, NumTasks: 4, NumCompletedTasks: 2 * i, Done: i == 2}, {StageId: 1, NumTasks: 2, NumCompletedTasks: 0}}}
+			if err := stream.Send(&connect.ExecutePlanResponse{SessionId: req.SessionId,
+				ResponseType: &connect.ExecutePlanResponse_ExecutionProgress_{ExecutionProgress: p}}); err != nil {
+				return err
+			}
+		}
+		<-stream.Context().Done()
+		return stream.Context().Err()
 	case q == "hang":
 		<-stream.Context().Done()
 		return stream.Context().Err()
