@@ -1,7 +1,9 @@
 package itest
 
 import (
+	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -132,5 +134,26 @@ func TestBeelineSessionConfAndVariables(t *testing.T) {
 	want := "v,w\n42,41\nkey,value\nspark.sql.shuffle.partitions,3"
 	if strings.Join(got, "\n") != want {
 		t.Fatalf("beeline printed %q, want %q", strings.Join(got, "\n"), want)
+	}
+}
+
+// TestBeelineProgressBar runs a multi-stage query with beeline's progress bar on: beeline
+// draws it from the bridge's progress reports.
+func TestBeelineProgressBar(t *testing.T) {
+	clientMu.Lock()
+	defer clientMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bridge.sparkHome, "bin", "beeline"),
+		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default", "-n", "alice", "-p", "x", "--showProgress=true",
+		"-e", "SELECT k, count(*) AS n FROM (SELECT id % 10 AS k FROM range(0, 100000000, 1, 4)) GROUP BY k ORDER BY k LIMIT 2")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("beeline: %v\n%s", err, tail(string(out), 20))
+	}
+	for _, want := range []string{"STAGES", "Stage-0", "FINISHED", "| 0  | 10000000  |"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("beeline output lacks %q:\n%s", want, tail(string(out), 30))
+		}
 	}
 }
