@@ -29,7 +29,7 @@ var errBatchTooLarge = errors.New("translate: arrow batch too large once decoded
 // followed by zero or more record batches, whose bodies may be zstd or lz4
 // compressed. Buffers are allocated from mem.
 //
-// Every returned record has been validated (array.ValidateRecordFull), so
+// Every returned record has been validated (validateRecord), so
 // later reads from it cannot run off its buffers. The caller owns the records
 // and must Release each of them; the schema needs no release. On error no
 // records are returned and nothing stays allocated from mem.
@@ -93,7 +93,7 @@ func decodeStream(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs
 		rec := rdr.RecordBatch()
 		rec.Retain()
 		recs = append(recs, rec)
-		if err := array.ValidateRecordFull(rec); err != nil {
+		if err := validateRecord(rec); err != nil {
 			releaseAll(recs)
 			return nil, nil, fmt.Errorf("translate: invalid arrow record %d: %w", len(recs)-1, err)
 		}
@@ -103,6 +103,24 @@ func decodeStream(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs
 		return nil, nil, fmt.Errorf("translate: reading arrow batch: %w", err)
 	}
 	return rdr.Schema(), recs, nil
+}
+
+// validateRecord checks every column like array.ValidateRecordFull, except columns of the
+// null type: Spark's Java Arrow writes them with no buffers, which the Arrow format allows
+// but arrow-go's validator rejects.
+func validateRecord(rec arrow.RecordBatch) error {
+	for i, col := range rec.Columns() {
+		if int64(col.Len()) != rec.NumRows() {
+			return fmt.Errorf("column %d (%s) has %d rows, the record %d", i, rec.ColumnName(i), col.Len(), rec.NumRows())
+		}
+		if col.DataType().ID() == arrow.NULL {
+			continue
+		}
+		if err := array.ValidateFull(col); err != nil {
+			return fmt.Errorf("column %d (%s): %w", i, rec.ColumnName(i), err)
+		}
+	}
+	return nil
 }
 
 func releaseAll(recs []arrow.RecordBatch) {
