@@ -444,13 +444,14 @@ func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResult
 	default:
 		return &hiveserver.TFetchResultsResp{Status: errStatus(invalidRequest("the operation is " + st.String() + "; results can be fetched once it has finished"))}, nil
 	}
-	if req.Orientation != hiveserver.TFetchOrientation_FETCH_NEXT {
-		op.fetchMu.Lock()
-		atStart := op.rowOffset == 0
-		op.fetchMu.Unlock()
-		if !(req.Orientation == hiveserver.TFetchOrientation_FETCH_FIRST && atStart) {
-			return &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}, nil
+	switch req.Orientation {
+	case hiveserver.TFetchOrientation_FETCH_NEXT:
+	case hiveserver.TFetchOrientation_FETCH_FIRST:
+		if err := op.restart(); err != nil {
+			return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
 		}
+	default:
+		return &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}, nil
 	}
 	rs, more, err := op.fetch(int(req.MaxRows), columnar)
 	if err != nil {

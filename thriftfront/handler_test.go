@@ -563,3 +563,64 @@ func TestProgressAndOperationLog(t *testing.T) {
 	}
 	_, _ = c.CancelOperation(context.Background(), &hiveserver.TCancelOperationReq{OperationHandle: resp.OperationHandle})
 }
+
+func TestFetchFirstRestarts(t *testing.T) {
+	b := startBridge(t)
+	c := b.noSASLClient(t)
+	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 1500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	fetch := func(o hiveserver.TFetchOrientation, n int64) []int64 {
+		fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, Orientation: o, MaxRows: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, fr.Status)
+		return fr.Results.Columns[0].I64Val.Values
+	}
+	if got := fetch(hiveserver.TFetchOrientation_FETCH_NEXT, 700); len(got) != 700 || got[699] != 699 {
+		t.Fatalf("first page %d rows", len(got))
+	}
+	if got := fetch(hiveserver.TFetchOrientation_FETCH_FIRST, 10); len(got) != 10 || got[0] != 0 {
+		t.Fatalf("FETCH_FIRST gave %v", got)
+	}
+	var ids []int64
+	for {
+		page := fetch(hiveserver.TFetchOrientation_FETCH_NEXT, 1000)
+		if len(page) == 0 {
+			break
+		}
+		ids = append(ids, page...)
+	}
+	if len(ids) != 1490 || ids[0] != 10 || ids[len(ids)-1] != 1499 {
+		t.Fatalf("after FETCH_FIRST the rest had %d rows", len(ids))
+	}
+	if n := strings.Count(strings.Join(b.spark.Statements(), "\n"), "rows 1500"); n != 2 {
+		t.Fatalf("statement executed %d times, want 2 (FETCH_FIRST re-executes)", n)
+	}
+	if fr, _ := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: resp.OperationHandle, Orientation: hiveserver.TFetchOrientation_FETCH_PRIOR, MaxRows: 1}); fr.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS {
+		t.Fatal("FETCH_PRIOR accepted")
+	}
+
+	tt, err := c.GetTableTypes(context.Background(), &hiveserver.TGetTableTypesReq{SessionHandle: sh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, tt.Status)
+	for round := 0; round < 2; round++ {
+		o := hiveserver.TFetchOrientation_FETCH_NEXT
+		if round == 1 {
+			o = hiveserver.TFetchOrientation_FETCH_FIRST
+		}
+		fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: tt.OperationHandle, Orientation: o, MaxRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(fr.Results.Columns[0].StringVal.Values); got != "[TABLE VIEW]" {
+			t.Fatalf("table types round %d: %s", round, got)
+		}
+	}
+}

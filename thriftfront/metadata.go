@@ -183,6 +183,7 @@ func (h *Handler) localResult(s *session, kind hiveserver.TOperationType, schema
 		return nil, err
 	}
 	op := newOperation(s, "", h.mem)
+	op.localSchema, op.localRows = schema, rows
 	op.pending = []arrow.RecordBatch{rec}
 	op.eof = true
 	op.schema = ts

@@ -32,8 +32,12 @@ type operation struct {
 	query string
 	mem   memory.Allocator
 
-	eop     *engine.Operation // the engine layer's record; nil for internal statements
-	timeout time.Duration     // queryTimeout; 0 for none
+	eop *engine.Operation // the engine layer's record; nil for internal statements
+	// localSchema and localRows hold a metadata result, which is small, so that
+	// FETCH_FIRST can serve it again.
+	localSchema *arrow.Schema
+	localRows   [][]any
+	timeout     time.Duration // queryTimeout; 0 for none
 	// timedOut is set when the query timeout fired.
 	timedOut atomic.Bool
 	ctx      context.Context // cancelled by cancel/close; the engine call runs under it
@@ -52,14 +56,18 @@ type operation struct {
 	logs      []string        // operation log, bounded by maxLogLines
 	logRead   int             // lines already returned by FETCH_NEXT
 
-	// fetchMu serialises fetches; it guards stream, cur, curOff, pending, rowOffset, eof.
-	fetchMu   sync.Mutex
-	stream    grpc.ServerStreamingClient[connect.ExecutePlanResponse]
-	pending   []arrow.RecordBatch
-	cur       arrow.RecordBatch
-	curOff    int
-	rowOffset int64
-	eof       bool
+	execID string // the engine operation id of the current execution; guarded by mu
+
+	// fetchMu serialises fetches; it guards stream, streamCancel, cur, curOff, pending,
+	// rowOffset, eof.
+	fetchMu      sync.Mutex
+	stream       grpc.ServerStreamingClient[connect.ExecutePlanResponse]
+	streamCancel context.CancelFunc
+	pending      []arrow.RecordBatch
+	cur          arrow.RecordBatch
+	curOff       int
+	rowOffset    int64
+	eof          bool
 }
 
 func newOperation(s *session, query string, mem memory.Allocator) *operation {
@@ -88,25 +96,8 @@ func (op *operation) run() {
 		})
 		defer timer.Stop()
 	}
-	c, err := es.Client(op.ctx)
-	if err != nil {
-		op.fail(es, err)
-		return
-	}
-	stream, err := c.ExecutePlan(op.ctx, &connect.ExecutePlanRequest{
-		SessionId:   es.ID,
-		UserContext: es.UserContext(),
-		OperationId: &op.id,
-		ClientType:  strPtr("sparkbridge/thrift"),
-		Plan:        translate.StatementPlan(op.query),
-	})
-	if err != nil {
-		op.fail(es, err)
-		return
-	}
+	err := op.execute(op.id)
 	op.fetchMu.Lock()
-	op.stream = stream
-	err = op.pull()
 	schema := op.arrowSchema()
 	op.fetchMu.Unlock()
 	if err != nil {
@@ -181,7 +172,93 @@ func (op *operation) interrupt() {
 	}
 	_, _ = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: es.ID, UserContext: es.UserContext(),
 		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
-		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: op.id}})
+		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: op.currentExecID()}})
+}
+
+func (op *operation) currentExecID() string {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.execID == "" {
+		return op.id
+	}
+	return op.execID
+}
+
+// execute starts an execution of the statement with engine operation id execID and reads
+// up to its first Arrow batch, replacing any earlier execution's stream and buffers.
+func (op *operation) execute(execID string) error {
+	es := op.sess.es
+	c, err := es.Client(op.ctx)
+	if err != nil {
+		return err
+	}
+	sctx, scancel := context.WithCancel(op.ctx)
+	stream, err := c.ExecutePlan(sctx, &connect.ExecutePlanRequest{
+		SessionId:   es.ID,
+		UserContext: es.UserContext(),
+		OperationId: &execID,
+		ClientType:  strPtr("sparkbridge/thrift"),
+		Plan:        translate.StatementPlan(op.query),
+	})
+	if err != nil {
+		scancel()
+		return err
+	}
+	op.fetchMu.Lock()
+	defer op.fetchMu.Unlock()
+	op.resetBuffers()
+	op.stream, op.streamCancel = stream, scancel
+	op.mu.Lock()
+	op.execID = execID
+	op.mu.Unlock()
+	return op.pull()
+}
+
+// resetBuffers ends the current stream and frees every buffered batch. Caller holds fetchMu.
+func (op *operation) resetBuffers() {
+	if op.streamCancel != nil {
+		op.streamCancel()
+		op.streamCancel = nil
+	}
+	op.stream = nil
+	if op.cur != nil {
+		op.cur.Release()
+		op.cur = nil
+	}
+	releaseAll(op.pending)
+	op.pending = nil
+	op.curOff, op.rowOffset, op.eof = 0, 0, false
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// restart serves the result again from its first row (FETCH_FIRST). The bridge never holds
+// a whole result, so a statement is executed again on the engine; a metadata result is
+// rebuilt from its rows.
+func (op *operation) restart() error {
+	if op.localSchema != nil {
+		rec, err := translate.MetadataRecord(op.localSchema, op.localRows, op.mem)
+		if err != nil {
+			return err
+		}
+		op.fetchMu.Lock()
+		defer op.fetchMu.Unlock()
+		op.resetBuffers()
+		op.pending, op.eof = []arrow.RecordBatch{rec}, true
+		return nil
+	}
+	op.fetchMu.Lock()
+	atStart := op.rowOffset == 0 && op.cur == nil
+	op.fetchMu.Unlock()
+	if atStart {
+		return nil
+	}
+	op.logf("Restarting the result from its first row (FETCH_FIRST)")
+	return op.execute(newUUID().String())
 }
 
 // maxLogLines bounds an operation's log.
@@ -358,16 +435,9 @@ func (op *operation) close() {
 	op.cancel()
 	<-op.ready
 	op.fetchMu.Lock()
-	defer op.fetchMu.Unlock()
-	if op.cur != nil {
-		op.cur.Release()
-		op.cur = nil
-	}
-	for _, r := range op.pending {
-		r.Release()
-	}
-	op.pending = nil
+	op.resetBuffers()
 	op.eof = true
+	op.fetchMu.Unlock()
 	op.mu.Lock()
 	op.state = hiveserver.TOperationState_CLOSED_STATE
 	op.mu.Unlock()
