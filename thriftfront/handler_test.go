@@ -271,14 +271,14 @@ func TestUnknownHandlesAreInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if er.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS || er.Status.GetErrorMessage() != "Invalid session handle" {
+	if er.Status.StatusCode != hiveserver.TStatusCode_INVALID_HANDLE_STATUS || er.Status.GetErrorMessage() != "Invalid session handle" {
 		t.Fatalf("ExecuteStatement on an unknown session: %+v", er.Status)
 	}
 	fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: &hiveserver.TOperationHandle{OperationId: bogus}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fr.Status.GetErrorMessage() != "Invalid operation handle" {
+	if fr.Status.StatusCode != hiveserver.TStatusCode_INVALID_HANDLE_STATUS || fr.Status.GetErrorMessage() != "Invalid operation handle" {
 		t.Fatalf("FetchResults on an unknown operation: %+v", fr.Status)
 	}
 	// A closed operation is unknown from then on.

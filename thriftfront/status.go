@@ -116,8 +116,12 @@ func okStatus() *hiveserver.TStatus {
 func errStatus(err error) *hiveserver.TStatus {
 	we := toWire(err)
 	code := we.code
+	sc := hiveserver.TStatusCode_ERROR_STATUS
+	if code == codeInvalidHandle {
+		sc = hiveserver.TStatusCode_INVALID_HANDLE_STATUS
+	}
 	return &hiveserver.TStatus{
-		StatusCode:   hiveserver.TStatusCode_ERROR_STATUS,
+		StatusCode:   sc,
 		ErrorMessage: &we.msg,
 		SqlState:     &we.sqlState,
 		ErrorCode:    &code,
