@@ -8,7 +8,7 @@ THRIFT_ADDR ?= :10000
 CONNECT_ADDR?= :15002
 ITEST_TIMEOUT ?= 25m
 
-.PHONY: run spark build generate check-generated test unit itest vet fuzz clean
+.PHONY: run spark clients build generate check-generated test unit itest vet fuzz clean
 
 ## run: prepare the Spark runtime if missing, build, and start the bridge on :10000 and :15002
 run: spark build
@@ -18,6 +18,10 @@ run: spark build
 ## spark: install the pinned pyspark (spark-submit, Spark Connect, beeline) into .venv
 spark:
 	@scripts/setup-spark.sh
+
+## clients: install the Node.js HS2 client the integration tests drive
+clients:
+	@scripts/setup-clients.sh
 
 build:
 	$(GO) build -o bin/sparkbridge ./cmd/sparkbridge
@@ -43,7 +47,7 @@ vet:
 unit:
 	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /itest)
 
-itest:
+itest: spark clients
 	SPARK_HOME="$(SPARK_HOME)" SPARKBRIDGE_VENV="$(CURDIR)/.venv" $(GO) test -count=1 -v -timeout $(ITEST_TIMEOUT) ./itest/...
 
 ## fuzz: a short run of every fuzz target
