@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
@@ -13,15 +14,32 @@ import (
 // rows as maps.
 func gohiveQuery(t *testing.T, addr, transport, auth, query string) []map[string]any {
 	t.Helper()
+	rows, err := gohiveQueryWith(addr, transport, auth, query, nil)
+	if err != nil {
+		t.Fatalf("gohive %s/%s: %v", transport, auth, err)
+	}
+	return rows
+}
+
+// gohiveQueryWith is gohiveQuery with a hook to adjust the configuration (TLS, password).
+func gohiveQueryWith(addr, transport, auth, query string, adjust func(*gohive.ConnectConfiguration)) (rows []map[string]any, err error) {
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	conf := gohive.NewConnectConfiguration()
 	conf.Username, conf.Password = "alice", "x"
 	conf.TransportMode = transport
 	conf.FetchSize = 1000
+	if adjust != nil {
+		adjust(conf)
+	}
+	defer func() {
+		if r := recover(); r != nil { // gohive panics on some connection failures
+			err = fmt.Errorf("gohive panicked: %v", r)
+		}
+	}()
 	conn, err := gohive.Connect(host, port, auth, conf)
 	if err != nil {
-		t.Fatalf("gohive %s/%s connect: %v", transport, auth, err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
 	cursor := conn.Cursor()
@@ -29,17 +47,16 @@ func gohiveQuery(t *testing.T, addr, transport, auth, query string) []map[string
 	ctx := context.Background()
 	cursor.Exec(ctx, query)
 	if cursor.Err != nil {
-		t.Fatalf("gohive %s/%s exec: %v", transport, auth, cursor.Err)
+		return nil, fmt.Errorf("exec: %w", cursor.Err)
 	}
-	var rows []map[string]any
 	for cursor.HasMore(ctx) {
 		m := cursor.RowMap(ctx)
 		if cursor.Err != nil {
-			t.Fatalf("gohive %s/%s fetch: %v", transport, auth, cursor.Err)
+			return nil, fmt.Errorf("fetch: %w", cursor.Err)
 		}
 		rows = append(rows, m)
 	}
-	return rows
+	return rows, nil
 }
 
 // TestGohive runs a query with the gohive Go client over the binary transport (SASL PLAIN

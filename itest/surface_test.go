@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -24,7 +25,10 @@ import (
 	"time"
 
 	"github.com/apache/spark-connect-go/v40/spark/sql"
+	"github.com/beltran/gohive"
+
 	"github.com/apache/spark-connect-go/v40/spark/sql/functions"
+	"github.com/sparkbridge/sparkbridge/auth"
 )
 
 // TestPySparkSurfaceMatchesDirect runs the same PySpark script straight against the harness
@@ -192,7 +196,11 @@ func TestConnectSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	aliceTok, bobTok := "alice-token-0123456789", "bob-token-9876543210"
-	users := fmt.Sprintf(`{"users": [{"name": "alice", "tokens": [%q]}, {"name": "bob", "tokens": [%q]}]}`, tokenHash(aliceTok), tokenHash(bobTok))
+	pwHash, err := auth.HashPassword("alice-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := fmt.Sprintf(`{"users": [{"name": "alice", "password": %q, "tokens": [%q]}, {"name": "bob", "tokens": [%q]}]}`, pwHash, tokenHash(aliceTok), tokenHash(bobTok))
 	usersFile := filepath.Join(dir, "users.json")
 	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
 		t.Fatal(err)
@@ -203,7 +211,8 @@ func TestConnectSecurity(t *testing.T) {
 	defer func() { clientEnv = nil }()
 	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{"alice": "harness", "bob": "harness"},
 		"-auth", "FILE", "-users-file", usersFile, "-protect-conf", "spark.app.name",
-		"-connect-tls-cert", certFile, "-connect-tls-key", keyFile)
+		"-connect-tls-cert", certFile, "-connect-tls-key", keyFile,
+		"-thrift-tls-cert", certFile, "-thrift-tls-key", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +258,29 @@ func TestConnectSecurity(t *testing.T) {
 	}
 	if tok := fmt.Sprint(out["token"]); tok == harness.token || (tok != "*********(redacted)" && tok != "SparkNoSuchElementException") {
 		t.Fatalf("reading the engine secret through the bridge gave %q", tok)
+	}
+
+	// HiveServer2 over TLS, both transports, with the users file's password.
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	withTLS := func(password string) func(*gohive.ConnectConfiguration) {
+		return func(c *gohive.ConnectConfiguration) {
+			c.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "localhost"}
+			c.Password = password
+		}
+	}
+	for _, c := range []struct{ addr, transport string }{{b.thriftAddr, "binary"}, {b.httpAddr, "http"}} {
+		rows, err := gohiveQueryWith(c.addr, c.transport, "NONE", "SELECT 'tls' AS v", withTLS("alice-pw"))
+		if err != nil || len(rows) != 1 || rows[0]["v"] != "tls" {
+			t.Fatalf("gohive %s over TLS: %v %v", c.transport, rows, err)
+		}
+		if _, err := gohiveQueryWith(c.addr, c.transport, "NONE", "SELECT 1", withTLS("wrong")); err == nil {
+			t.Fatalf("gohive %s over TLS with a wrong password was served", c.transport)
+		}
 	}
 	if out := probe(url(aliceTok, ""), "set-secret"); out["ok"] != false || !strings.Contains(fmt.Sprint(out["error"]), "protected") {
 		t.Fatalf("setting the engine secret: %v", out)

@@ -87,6 +87,8 @@ func run() error {
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
+	hs2Cert := flag.String("thrift-tls-cert", "", "PEM certificate for TLS on both HiveServer2 transports")
+	hs2Key := flag.String("thrift-tls-key", "", "PEM private key for TLS on both HiveServer2 transports")
 	maxMsg := flag.Int("max-message-size", ccfg.MaxMessageSize, "largest Spark Connect message, in bytes, each way (client and engine)")
 	protect := &listFlag{}
 	flag.Var(protect, "protect-conf", "Spark conf key or pattern clients can neither read nor change, besides the defaults (repeatable)")
@@ -167,6 +169,15 @@ func run() error {
 		ccfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	var hs2TLS *tls.Config
+	if *hs2Cert != "" || *hs2Key != "" {
+		cert, err := tls.LoadX509KeyPair(*hs2Cert, *hs2Key)
+		if err != nil {
+			return fmt.Errorf("HiveServer2 TLS: %w", err)
+		}
+		hs2TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
 	handler := thriftfront.NewHandler(tcfg, mgr, log)
 	tsrv := thriftfront.NewServer(tcfg, handler, log)
@@ -175,6 +186,9 @@ func run() error {
 	tln, err := net.Listen("tcp", *thriftAddr)
 	if err != nil {
 		return fmt.Errorf("thrift listener: %w", err)
+	}
+	if hs2TLS != nil {
+		tln = tls.NewListener(tln, hs2TLS)
 	}
 	cln, err := net.Listen("tcp", *connectAddr)
 	if err != nil {
@@ -195,6 +209,9 @@ func run() error {
 			tln.Close()
 			cln.Close()
 			return fmt.Errorf("thrift HTTP listener: %w", err)
+		}
+		if hs2TLS != nil {
+			hln = tls.NewListener(hln, hs2TLS)
 		}
 		mux := http.NewServeMux()
 		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
