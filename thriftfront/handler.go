@@ -332,12 +332,7 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
 	}
 	op.eop = eop
-	h.mu.Lock()
-	h.ops[string(op.guid)] = op
-	h.mu.Unlock()
-	s.mu.Lock()
-	s.ops[string(op.guid)] = op
-	s.mu.Unlock()
+	h.register(op)
 
 	if req.RunAsync {
 		go op.run()
@@ -354,6 +349,16 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(opErr)}, nil
 	}
 	return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, schema != nil && len(schema.Columns) > 0)}, nil
+}
+
+// register makes op reachable by its handle and ties it to its session.
+func (h *Handler) register(op *operation) {
+	h.mu.Lock()
+	h.ops[string(op.guid)] = op
+	h.mu.Unlock()
+	op.sess.mu.Lock()
+	op.sess.ops[string(op.guid)] = op
+	op.sess.mu.Unlock()
 }
 
 // expireOp closes an operation the engine layer found idle.

@@ -189,12 +189,7 @@ func (h *Handler) localResult(s *session, kind hiveserver.TOperationType, schema
 	op.schema = ts
 	op.state = hiveserver.TOperationState_FINISHED_STATE
 	close(op.ready)
-	h.mu.Lock()
-	h.ops[string(op.guid)] = op
-	h.mu.Unlock()
-	s.mu.Lock()
-	s.ops[string(op.guid)] = op
-	s.mu.Unlock()
+	h.register(op)
 	hd := h.opHandle(op, true)
 	hd.OperationType = kind
 	return hd, nil
