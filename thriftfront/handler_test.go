@@ -162,9 +162,13 @@ func TestExecuteAndFetchColumnar(t *testing.T) {
 			if fmt.Sprint(names) != want {
 				t.Fatalf("schema %v, want %s", names, want)
 			}
-			ids, _ := fetchAll(t, c, op, 700)
+			ids, calls := fetchAll(t, c, op, 700)
 			if len(ids) != 2500 {
 				t.Fatalf("fetched %d rows, want 2500", len(ids))
+			}
+			// Pages span the engine's 1000-row batches: 700, 700, 700, 400, then the empty end.
+			if calls != 5 {
+				t.Fatalf("%d fetches for 2500 rows at 700 a page, want 5", calls)
 			}
 			for i, id := range ids {
 				if id != int64(i) {

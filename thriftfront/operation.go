@@ -63,6 +63,7 @@ type operation struct {
 	fetchMu      sync.Mutex
 	stream       grpc.ServerStreamingClient[connect.ExecutePlanResponse]
 	streamCancel context.CancelFunc
+	fetchErr     error // met while filling a page; returned by the next fetch
 	pending      []arrow.RecordBatch
 	cur          arrow.RecordBatch
 	curOff       int
@@ -228,6 +229,7 @@ func (op *operation) resetBuffers() {
 	releaseAll(op.pending)
 	op.pending = nil
 	op.curOff, op.rowOffset, op.eof = 0, 0, false
+	op.fetchErr = nil
 }
 
 func releaseAll(recs []arrow.RecordBatch) {
@@ -388,6 +390,60 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 	}
 	op.fetchMu.Lock()
 	defer op.fetchMu.Unlock()
+	if err := op.fetchErr; err != nil { // an error met while filling the previous page
+		op.fetchErr = nil
+		return nil, false, err
+	}
+	// Fill the page from as many batches as it takes: clients asking for 10,000 rows should
+	// not get short pages at every batch boundary.
+	var page *hiveserver.TRowSet
+	for maxRows <= 0 && page == nil || maxRows > 0 && (page == nil || rowCount(page) < maxRows) {
+		more, err := op.advance()
+		if err != nil {
+			if page != nil {
+				op.fetchErr = err
+				break
+			}
+			return nil, false, err
+		}
+		if !more {
+			break
+		}
+		n := int(op.cur.NumRows()) - op.curOff
+		if maxRows > 0 && page != nil {
+			n = min(n, maxRows-rowCount(page))
+		} else if maxRows > 0 {
+			n = min(n, maxRows)
+		}
+		var rs *hiveserver.TRowSet
+		if columnar {
+			rs, err = translate.ColumnarRowSet(op.cur, op.curOff, n, op.rowOffset)
+		} else {
+			rs, err = translate.RowBasedRowSet(op.cur, op.curOff, n, op.rowOffset)
+		}
+		if err == nil && page != nil {
+			err = translate.AppendRowSet(page, rs)
+		} else if err == nil {
+			page = rs
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		op.curOff += n
+		op.rowOffset += int64(n)
+	}
+	if page == nil {
+		_, _, schema := op.status()
+		page = translate.EmptyRowSet(schema, columnar)
+		page.StartRowOffset = op.rowOffset
+		return page, false, nil
+	}
+	return page, true, nil
+}
+
+// advance makes cur a record with unread rows, pulling from the engine as needed; it
+// reports false at the end of the result. Caller holds fetchMu.
+func (op *operation) advance() (bool, error) {
 	for op.cur == nil || op.curOff >= int(op.cur.NumRows()) {
 		if op.cur != nil {
 			op.cur.Release()
@@ -395,36 +451,44 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 		}
 		if len(op.pending) == 0 {
 			if op.stream == nil || op.eof {
-				_, _, schema := op.status()
-				rs := translate.EmptyRowSet(schema, columnar)
-				rs.StartRowOffset = op.rowOffset
-				return rs, false, nil
+				return false, nil
 			}
 			if err := op.pull(); err != nil {
-				return nil, false, err
+				return false, err
 			}
 			continue
 		}
 		op.cur, op.pending = op.pending[0], op.pending[1:]
 		op.curOff = 0
 	}
-	n := int(op.cur.NumRows()) - op.curOff
-	if maxRows > 0 && n > maxRows {
-		n = maxRows
+	return true, nil
+}
+
+// rowCount is the number of rows in a row set of either form.
+func rowCount(rs *hiveserver.TRowSet) int {
+	if len(rs.Columns) == 0 {
+		return len(rs.Rows)
 	}
-	var rs *hiveserver.TRowSet
-	var err error
-	if columnar {
-		rs, err = translate.ColumnarRowSet(op.cur, op.curOff, n, op.rowOffset)
-	} else {
-		rs, err = translate.RowBasedRowSet(op.cur, op.curOff, n, op.rowOffset)
+	c := rs.Columns[0]
+	switch {
+	case c.BoolVal != nil:
+		return len(c.BoolVal.Values)
+	case c.ByteVal != nil:
+		return len(c.ByteVal.Values)
+	case c.I16Val != nil:
+		return len(c.I16Val.Values)
+	case c.I32Val != nil:
+		return len(c.I32Val.Values)
+	case c.I64Val != nil:
+		return len(c.I64Val.Values)
+	case c.DoubleVal != nil:
+		return len(c.DoubleVal.Values)
+	case c.StringVal != nil:
+		return len(c.StringVal.Values)
+	case c.BinaryVal != nil:
+		return len(c.BinaryVal.Values)
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	op.curOff += n
-	op.rowOffset += int64(n)
-	return rs, true, nil
+	return 0
 }
 
 // close cancels the engine call, waits for a running start to notice, and frees buffers.

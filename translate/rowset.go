@@ -367,3 +367,60 @@ func fillCells[T any](n int, nulls []byte, off int, value func(int) T, set func(
 		set(j, &vals[j])
 	}
 }
+
+// AppendRowSet appends the rows of src, which must come from the same schema and be of the
+// same form (columnar or row-based), to dst. It lets one fetch span several Arrow batches.
+func AppendRowSet(dst, src *hiveserver.TRowSet) error {
+	if len(dst.Columns) != len(src.Columns) {
+		return fmt.Errorf("translate: appending a row set of %d columns to one of %d", len(src.Columns), len(dst.Columns))
+	}
+	dst.Rows = append(dst.Rows, src.Rows...)
+	for i, d := range dst.Columns {
+		s := src.Columns[i]
+		var err error
+		switch {
+		case d.BoolVal != nil && s.BoolVal != nil:
+			appendTyped(&d.BoolVal.Values, &d.BoolVal.Nulls, s.BoolVal.Values, s.BoolVal.Nulls)
+		case d.ByteVal != nil && s.ByteVal != nil:
+			appendTyped(&d.ByteVal.Values, &d.ByteVal.Nulls, s.ByteVal.Values, s.ByteVal.Nulls)
+		case d.I16Val != nil && s.I16Val != nil:
+			appendTyped(&d.I16Val.Values, &d.I16Val.Nulls, s.I16Val.Values, s.I16Val.Nulls)
+		case d.I32Val != nil && s.I32Val != nil:
+			appendTyped(&d.I32Val.Values, &d.I32Val.Nulls, s.I32Val.Values, s.I32Val.Nulls)
+		case d.I64Val != nil && s.I64Val != nil:
+			appendTyped(&d.I64Val.Values, &d.I64Val.Nulls, s.I64Val.Values, s.I64Val.Nulls)
+		case d.DoubleVal != nil && s.DoubleVal != nil:
+			appendTyped(&d.DoubleVal.Values, &d.DoubleVal.Nulls, s.DoubleVal.Values, s.DoubleVal.Nulls)
+		case d.StringVal != nil && s.StringVal != nil:
+			appendTyped(&d.StringVal.Values, &d.StringVal.Nulls, s.StringVal.Values, s.StringVal.Nulls)
+		case d.BinaryVal != nil && s.BinaryVal != nil:
+			appendTyped(&d.BinaryVal.Values, &d.BinaryVal.Nulls, s.BinaryVal.Values, s.BinaryVal.Nulls)
+		default:
+			err = fmt.Errorf("translate: column %d changes type between row sets", i+1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendTyped appends one column's values and null bitmap to another's.
+func appendTyped[T any](dVals *[]T, dNulls *[]byte, sVals []T, sNulls []byte) {
+	*dNulls = appendNulls(*dNulls, len(*dVals), sNulls, len(sVals))
+	*dVals = append(*dVals, sVals...)
+}
+
+// appendNulls merges the null bitmap of m rows after one of n rows.
+func appendNulls(dst []byte, n int, src []byte, m int) []byte {
+	need := (n + m + 7) / 8
+	for len(dst) < need {
+		dst = append(dst, 0)
+	}
+	for j := 0; j < m; j++ {
+		if j/8 < len(src) && src[j/8]&(1<<(j%8)) != 0 {
+			dst[(n+j)/8] |= 1 << ((n + j) % 8)
+		}
+	}
+	return dst[:need]
+}
