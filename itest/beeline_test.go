@@ -137,8 +137,8 @@ func TestBeelineSessionConfAndVariables(t *testing.T) {
 	}
 }
 
-// TestBeelineProgressBar runs a multi-stage query with beeline's progress bar on: beeline
-// draws it from the bridge's progress reports.
+// TestBeelineProgressBar runs a multi-stage query of several seconds (Spark reports progress
+// every two) with beeline's progress bar on: beeline draws it from the bridge's reports.
 func TestBeelineProgressBar(t *testing.T) {
 	clientMu.Lock()
 	defer clientMu.Unlock()
@@ -146,12 +146,12 @@ func TestBeelineProgressBar(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bridge.sparkHome, "bin", "beeline"),
 		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default", "-n", "alice", "-p", "x", "--showProgress=true",
-		"-e", "SELECT k, count(*) AS n FROM (SELECT id % 10 AS k FROM range(0, 100000000, 1, 4)) GROUP BY k ORDER BY k LIMIT 2")
+		"-e", "SELECT k, count(*) AS n FROM (SELECT id % 10 AS k FROM range(0, 200000000, 1, 4)) GROUP BY k ORDER BY k LIMIT 2")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("beeline: %v\n%s", err, tail(string(out), 20))
 	}
-	for _, want := range []string{"STAGES", "FINISHED", "| 0  | 10000000  |"} {
+	for _, want := range []string{"STAGES", "FINISHED", "| 0  | 20000000  |"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("beeline output lacks %q:\n%s", want, tail(string(out), 30))
 		}

@@ -33,17 +33,22 @@ func ProgressUpdate(p *connect.ExecutePlanResponse_ExecutionProgress, startMilli
 	running := p.GetNumInflightTasks()
 	for _, s := range stages {
 		total += s.GetNumTasks()
-		completed += s.GetNumCompletedTasks()
+		done := s.GetNumCompletedTasks()
 		state := "RUNNING"
-		if s.GetDone() {
+		// Progress arrives every few seconds, so the last report may predate the end: once
+		// the operation has finished, every stage it reported has too.
+		if s.GetDone() || finished {
 			state = "FINISHED"
 			doneStages++
 		}
-		pending := s.GetNumTasks() - s.GetNumCompletedTasks()
+		if finished {
+			done = s.GetNumTasks()
+		}
+		completed += done
 		resp.Rows = append(resp.Rows, []string{fmt.Sprintf("Stage-%d", s.GetStageId()), "0", state,
-			fmt.Sprint(s.GetNumTasks()), fmt.Sprint(s.GetNumCompletedTasks()), "0", fmt.Sprint(pending), "0", "0"})
+			fmt.Sprint(s.GetNumTasks()), fmt.Sprint(done), "0", fmt.Sprint(s.GetNumTasks() - done), "0", "0"})
 	}
-	if running > 0 && len(resp.Rows) > 0 {
+	if running > 0 && len(resp.Rows) > 0 && !finished {
 		// Spark reports in-flight tasks for the whole execution; show them on the last open stage.
 		for i := len(stages) - 1; i >= 0; i-- {
 			if !stages[i].GetDone() {

@@ -22,8 +22,13 @@ func TestProgressUpdate(t *testing.T) {
 	if r.FooterSummary != "STAGES: 01/02" || len(r.HeaderNames) != 9 {
 		t.Fatalf("footer %q header %v", r.FooterSummary, r.HeaderNames)
 	}
-	if done := ProgressUpdate(p, 0, true); done.Status != hiveserver.TJobExecutionStatus_COMPLETE || done.ProgressedPercentage != 1 {
+	done := ProgressUpdate(p, 0, true)
+	if done.Status != hiveserver.TJobExecutionStatus_COMPLETE || done.ProgressedPercentage != 1 || done.FooterSummary != "STAGES: 02/02" {
 		t.Fatalf("finished: %+v", done)
+	}
+	// A finished operation shows every stage finished, even if the last report was older.
+	if r := done.Rows[1]; r[2] != "FINISHED" || r[4] != "4" || r[5] != "0" || r[6] != "0" {
+		t.Fatalf("finished stage row %v", r)
 	}
 	if none := ProgressUpdate(nil, 0, false); none.Status != hiveserver.TJobExecutionStatus_NOT_AVAILABLE {
 		t.Fatalf("no progress: %+v", none)
