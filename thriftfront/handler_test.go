@@ -27,7 +27,9 @@ type testBridge struct {
 	mgr   *engine.Manager
 }
 
-func startBridge(t *testing.T) *testBridge {
+// newFakeEngine starts a fake Spark Connect engine and a Manager that routes every user to
+// it, both ending with the test.
+func newFakeEngine(t *testing.T) (*enginetest.Spark, *engine.Manager, *logrus.Entry) {
 	t.Helper()
 	spark := enginetest.Start(t)
 	log := logrus.New()
@@ -36,6 +38,13 @@ func startBridge(t *testing.T) *testBridge {
 	cfg := engine.DefaultConfig()
 	cfg.StartTimeout = 5 * time.Second
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
+	t.Cleanup(func() { _ = mgr.Close(context.Background()) })
+	return spark, mgr, entry
+}
+
+func startBridge(t *testing.T) *testBridge {
+	t.Helper()
+	spark, mgr, entry := newFakeEngine(t)
 	h := NewHandler(DefaultConfig(), mgr, entry)
 	srv := NewServer(DefaultConfig(), h, entry)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -10,14 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
-	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
-	"github.com/sparkbridge/sparkbridge/engine/enginetest"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
@@ -35,13 +32,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func startHTTPBridge(t *testing.T, p auth.Provider) (*httptest.Server, *engine.Manager) {
 	t.Helper()
-	spark := enginetest.Start(t)
-	log := logrus.New()
-	log.SetLevel(logrus.WarnLevel)
-	entry := logrus.NewEntry(log)
-	ecfg := engine.DefaultConfig()
-	ecfg.StartTimeout = 5 * time.Second
-	mgr := engine.NewManager(ecfg, engine.Static{Addr: spark.Addr}, entry)
+	_, mgr, entry := newFakeEngine(t)
 	cfg := DefaultConfig()
 	cfg.Auth = p
 	cfg.MaxFrameSize = 1 << 20

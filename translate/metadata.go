@@ -77,28 +77,18 @@ func MetadataRecord(schema *arrow.Schema, rows [][]any, mem memory.Allocator) (a
 				fb.AppendNull()
 				continue
 			}
-			ok := true
+			var ok bool
 			switch fb := fb.(type) {
 			case *array.StringBuilder:
-				s, is := v.(string)
-				ok = is
-				fb.Append(s)
+				ok = appendAs(fb, v)
 			case *array.Int32Builder:
-				n, is := v.(int32)
-				ok = is
-				fb.Append(n)
+				ok = appendAs(fb, v)
 			case *array.Int16Builder:
-				n, is := v.(int16)
-				ok = is
-				fb.Append(n)
+				ok = appendAs(fb, v)
 			case *array.Int8Builder:
-				n, is := v.(int8)
-				ok = is
-				fb.Append(n)
+				ok = appendAs(fb, v)
 			case *array.BooleanBuilder:
-				x, is := v.(bool)
-				ok = is
-				fb.Append(x)
+				ok = appendAs(fb, v)
 			}
 			if !ok {
 				return nil, fmt.Errorf("translate: metadata row %d column %s: %T does not fit %s", r, schema.Field(c).Name, v, schema.Field(c).Type)
@@ -106,6 +96,15 @@ func MetadataRecord(schema *arrow.Schema, rows [][]any, mem memory.Allocator) (a
 		}
 	}
 	return b.NewRecordBatch(), nil
+}
+
+// appendAs appends v to b if v has b's value type, and reports whether it had.
+func appendAs[T any](b interface{ Append(T) }, v any) bool {
+	x, ok := v.(T)
+	if ok {
+		b.Append(x)
+	}
+	return ok
 }
 
 // JDBCPattern compiles a JDBC metadata pattern: % matches any run of characters, _ any one
