@@ -8,7 +8,7 @@ THRIFT_ADDR ?= :10000
 CONNECT_ADDR?= :15002
 ITEST_TIMEOUT ?= 25m
 
-.PHONY: run spark clients build generate check-generated test unit itest vet fuzz clean
+.PHONY: run spark clients build generate check-generated test unit itest vet fuzz bench microbench clean
 
 ## run: prepare the Spark runtime if missing, build, and start the bridge on :10000 and :15002
 run: spark build
@@ -55,6 +55,14 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=30s ./translate
 	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=30s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=30s ./thriftfront
+
+## bench: measure the bridge against Spark Thrift Server and direct Spark Connect; writes BENCHMARKS.md
+bench: spark build
+	$(GO) run ./bench -spark-home "$(SPARK_HOME)" -venv "$(CURDIR)/.venv" -bridge bin/sparkbridge $(BENCH_ARGS)
+
+## microbench: Go benchmarks of the translate and forwarding hot paths, with allocation counts
+microbench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront ./thriftfront | tee var/microbench.txt
 
 clean:
 	rm -rf bin var

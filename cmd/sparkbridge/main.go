@@ -93,6 +93,7 @@ func run() error {
 	protect := &listFlag{}
 	flag.Var(protect, "protect-conf", "Spark conf key or pattern clients can neither read nor change, besides the defaults (repeatable)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
 
@@ -222,6 +223,16 @@ func run() error {
 				errc <- err
 			}
 		}()
+	}
+	if *debugAddr != "" {
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			tln.Close()
+			cln.Close()
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		log.WithField("addr", dln.Addr().String()).Info("pprof listening at /debug/pprof/")
+		go func() { _ = http.Serve(dln, debugMux()) }()
 	}
 	go func() { errc <- tsrv.Serve(tln) }()
 	go func() { errc <- csrv.Serve(cln) }()

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Series is one timed measurement: warm-up and measured runs, in seconds.
+type Series struct {
+	Name      string    `json:"name"`
+	Dataset   string    `json:"dataset,omitempty"`
+	Rows      int64     `json:"rows,omitempty"`
+	FetchSize int       `json:"fetch_size,omitempty"`
+	Warmup    []float64 `json:"warmup"`
+	Runs      []float64 `json:"runs"`
+	Median    float64   `json:"median"`
+}
+
+// Latency is a round-trip distribution, in milliseconds.
+type Latency struct {
+	Name    string    `json:"name"`
+	P50     float64   `json:"p50_ms"`
+	P99     float64   `json:"p99_ms"`
+	Samples []float64 `json:"samples_ms"`
+}
+
+// Ratio is one target of the issue, computed from measurements of this run.
+type Ratio struct {
+	ID      string  `json:"id"`
+	What    string  `json:"what"`
+	Formula string  `json:"formula"`
+	Value   float64 `json:"value"`
+	Unit    string  `json:"unit"`
+	Target  string  `json:"target"`
+	Met     bool    `json:"met"`
+}
+
+// Profile is the top of a CPU profile of the bridge.
+type Profile struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	Top  string `json:"top"`
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Started  string              `json:"started"`
+	Duration string              `json:"duration"`
+	Machine  map[string]string   `json:"machine"`
+	Versions map[string]string   `json:"versions"`
+	Config   map[string]any      `json:"config"`
+	Series   map[string]*Series  `json:"series"`
+	Latency  map[string]*Latency `json:"latency"`
+	Memory   map[string]float64  `json:"memory"`
+	Ratios   []Ratio             `json:"ratios"`
+	Profiles []Profile           `json:"profiles"`
+}
+
+func newReport(cfg *config) *Report {
+	return &Report{
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Machine: map[string]string{
+			"os": runtime.GOOS + "/" + runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()),
+			"cpu": cpuModel(), "memory": memTotal(), "kernel": command("uname", "-r"),
+		},
+		Versions: map[string]string{
+			"go": runtime.Version(), "java": firstLine(command("java", "-version")),
+			"spark": sparkVersion(cfg), "sparkbridge": command("git", "describe", "--always", "--dirty"),
+		},
+		Config: map[string]any{
+			"master": cfg.master, "driver_memory": cfg.driverMemory, "rows": cfg.rows, "big_rows": cfg.bigRows, "jdbc_rows": cfg.jdbcRows,
+			"warmup": cfg.warmup, "reps": cfg.reps, "big_warmup": cfg.bigWarmup, "big_reps": cfg.bigReps,
+			"latency_samples": cfg.latencySamples, "concurrent": cfg.concurrent, "fetch_size": cfg.fetchSize,
+		},
+		Series: map[string]*Series{}, Latency: map[string]*Latency{}, Memory: map[string]float64{},
+	}
+}
+
+func key(name string, d dataset, fetchSize int) string {
+	k := name + "." + d.name
+	if fetchSize > 0 {
+		k += fmt.Sprintf(".fs%d", fetchSize)
+	}
+	return k
+}
+
+// series registers a new measurement and returns it for timeRuns to fill.
+func (r *Report) series(name string, d dataset, fetchSize int) *Series {
+	s := &Series{Name: key(name, d, fetchSize), Dataset: d.name, Rows: d.rows, FetchSize: fetchSize}
+	r.Series[s.Name] = s
+	return s
+}
+
+func (r *Report) put(name string, d dataset, fetchSize int, s *Series) {
+	s.Name, s.Dataset, s.Rows, s.FetchSize = key(name, d, fetchSize), d.name, d.rows, fetchSize
+	r.Series[s.Name] = s
+}
+
+func (r *Report) med(k string) float64 {
+	if s, ok := r.Series[k]; ok {
+		return s.Median
+	}
+	return 0
+}
+
+// finish computes the ratios the issue sets targets for.
+func (r *Report) finish() {
+	small := fmt.Sprintf("%dk", r.Config["rows"].(int64)/1000)
+	big := fmt.Sprintf("%dk", r.Config["big_rows"].(int64)/1000)
+	fs := r.Config["fetch_size"].(int)
+	g := func(name string, ds string, f int) float64 {
+		k := name + "." + ds
+		if f > 0 {
+			k += fmt.Sprintf(".fs%d", f)
+		}
+		return r.med(k)
+	}
+	add := func(id, what, formula string, num, den float64, unit, target string, met func(float64) bool) {
+		if num == 0 || den == 0 {
+			return
+		}
+		v := num / den
+		r.Ratios = append(r.Ratios, Ratio{ID: id, What: what, Formula: formula, Value: v, Unit: unit, Target: target, Met: met(v)})
+	}
+	atLeast := func(t float64) func(float64) bool { return func(v float64) bool { return v >= t } }
+	atMost := func(t float64) func(float64) bool { return func(v float64) bool { return v <= t } }
+
+	add("G1", "Thrift bulk fetch, Go client, "+small+" rows", "STS / bridge", g("sts.thrift.go", small, fs), g("bridge.thrift.go", small, fs), "×", "≥ 3×", atLeast(3))
+	jd := fmt.Sprintf("%dk", r.Config["jdbc_rows"].(int64)/1000)
+	add("G1", "Thrift bulk fetch, Hive JDBC loop, "+jd+" rows", "STS / bridge", g("sts.thrift.jdbc", jd, fs), g("bridge.thrift.jdbc", jd, fs), "×", "≥ 3×", atLeast(3))
+	add("G1", "Thrift bulk fetch, Go client, "+big+" rows", "STS / bridge", g("sts.thrift.go", big, fs), g("bridge.thrift.go", big, fs), "×", "≥ 3×", atLeast(3))
+	add("G1b", "Arrow floor, "+small+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", small, fs), g("direct.connect.go", small, 0), "×", "≤ 1.15×", atMost(1.15))
+	add("G1b", "Arrow floor, "+big+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", big, fs), g("direct.connect.go", big, 0), "×", "≤ 1.15×", atMost(1.15))
+	add("G2", "Fetch-size robustness, "+small+" rows", "fetch size 100 / 10,000", g("bridge.thrift.go", small, 100), g("bridge.thrift.go", small, fs), "×", "≤ 4×", atMost(4))
+	add("G2", "Growth in rows (per row), fetch size 10,000", fmt.Sprintf("(%s time / %s time) / (%s / %s)", big, small, big, small),
+		g("bridge.thrift.go", big, fs)*float64(r.Config["rows"].(int64)), g("bridge.thrift.go", small, fs)*float64(r.Config["big_rows"].(int64)), "×", "≈ 1 (linear)", atMost(1.25))
+	add("G2", "Growth in fetch size", "fetch size 100,000 / 10,000", g("bridge.thrift.go", small, 100_000), g("bridge.thrift.go", small, fs), "×", "≈ 1 (flat)", atMost(1.25))
+	add("G3", "PySpark toPandas(), "+small+" rows", "bridge / direct", g("bridge.pyspark.toPandas", small, 0), g("direct.pyspark.toPandas", small, 0), "×", "≤ 1.05", atMost(1.05))
+	add("G3", "PySpark collect(), "+small+" rows", "bridge / direct", g("bridge.pyspark.collect", small, 0), g("direct.pyspark.collect", small, 0), "×", "≤ 1.05", atMost(1.05))
+	add("G3", "Go Arrow collect, "+small+" rows", "bridge / direct", g("bridge.connect.go", small, 0), g("direct.connect.go", small, 0), "×", "≤ 1.05", atMost(1.05))
+	if b, d := r.Latency["bridge.connect.select1"], r.Latency["direct.connect.select1"]; b != nil && d != nil {
+		v := b.P50 - d.P50
+		r.Ratios = append(r.Ratios, Ratio{ID: "G4", What: "SELECT 1 over Spark Connect, p50", Formula: "bridge p50 − direct p50", Value: v, Unit: "ms", Target: "≤ 1 ms", Met: v <= 1})
+	}
+	if b, s := r.Latency["bridge.thrift.select1"], r.Latency["sts.thrift.select1"]; b != nil && s != nil {
+		add("G4", "SELECT 1 over HS2, p50", "bridge p50 / STS p50", b.P50, s.P50, "×", "≤ 1", atMost(1))
+		add("G4", "SELECT 1 over HS2, p99", "bridge p99 / STS p99", b.P99, s.P99, "×", "≤ 1", atMost(1))
+	}
+	batch := r.Memory["arrow.max_batch_mib"]
+	if p := r.Memory["bridge.thrift.go.peak_rss_mib"]; p > 0 {
+		budget := 64 + 2*batch
+		r.Ratios = append(r.Ratios, Ratio{ID: "G5", What: "Bridge peak RSS during G1 (1 open operation)", Formula: fmt.Sprintf("peak RSS; budget 64 MiB + 2 × %.1f MiB", batch), Value: p, Unit: "MiB", Target: fmt.Sprintf("≤ %.0f MiB", budget), Met: p <= budget})
+	}
+	if p := r.Memory["bridge.thrift.concurrent.peak_rss_mib"]; p > 0 {
+		n := float64(r.Config["concurrent"].(int))
+		budget := 64 + 2*batch*n
+		r.Ratios = append(r.Ratios, Ratio{ID: "G5", What: fmt.Sprintf("Bridge peak RSS, %.0f concurrent fetches", n), Formula: fmt.Sprintf("peak RSS; budget 64 MiB + %.0f × 2 × %.1f MiB", n, batch), Value: p, Unit: "MiB", Target: fmt.Sprintf("≤ %.0f MiB", budget), Met: p <= budget})
+	}
+}
+
+func (r *Report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func (r *Report) writeMarkdown(path string) error {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# sparkbridge benchmarks\n\n")
+	w("Written by `make bench` on %s in %s. Raw timings: [`bench/results.json`](bench/results.json).\n", r.Started, r.Duration)
+	w("Every ratio compares measurements of this one run on this one machine. A timed figure is the median of\n")
+	w("%v measured runs after %v warm-ups (the %s variant: median of %v after %v).\n\n",
+		r.Config["reps"], r.Config["warmup"], fmt.Sprintf("%dk-row", r.Config["big_rows"].(int64)/1000), r.Config["big_reps"], r.Config["big_warmup"])
+	w("**Machine:** %s, %s CPUs (%s), %s, kernel %s.  \n", r.Machine["os"], r.Machine["cpus"], r.Machine["cpu"], r.Machine["memory"], r.Machine["kernel"])
+	w("**Versions:** Spark %s, %s, %s, sparkbridge %s.  \n", r.Versions["spark"], r.Versions["java"], r.Versions["go"], r.Versions["sparkbridge"])
+	w("**Setup:** the engine (Spark Connect server) and Spark Thrift Server run in turn from the same pyspark install with\n")
+	w("`--master %s --driver-memory %s` and the same parquet files; each dataset is rows × (5 BIGINT + 5 STRING of 12\n", r.Config["master"], r.Config["driver_memory"])
+	w("characters). Spark Thrift Server runs with its defaults (`incrementalCollect=false`). The bridge reaches the engine as\n")
+	w("a static endpoint, so \"direct\" and \"bridge\" hit the same JVM. Every run checks its row count and sum(b1).\n\n")
+
+	w("## Targets\n\n| id | what | formula | value | target | met |\n|---|---|---|---|---|---|\n")
+	for _, x := range r.Ratios {
+		met := "yes"
+		if !x.Met {
+			met = "**no**"
+		}
+		val := fmt.Sprintf("%.2f%s", x.Value, x.Unit)
+		if x.Unit == "MiB" || x.Unit == "ms" {
+			val = fmt.Sprintf("%.2f %s", x.Value, x.Unit)
+		}
+		w("| %s | %s | %s | %s | %s | %s |\n", x.ID, x.What, x.Formula, val, x.Target, met)
+	}
+
+	w("\n## Timings\n\n| measurement | rows | fetch size | median (s) | runs (s) |\n|---|---|---|---|---|\n")
+	keys := make([]string, 0, len(r.Series))
+	for k := range r.Series {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s := r.Series[k]
+		fsz := "–"
+		if s.FetchSize > 0 {
+			fsz = fmt.Sprint(s.FetchSize)
+		}
+		w("| `%s` | %d | %s | %.3f | %s |\n", k, s.Rows, fsz, s.Median, fmtSecs(s.Runs))
+	}
+	w("\n## SELECT 1 round trips\n\n| path | p50 (ms) | p99 (ms) | samples |\n|---|---|---|---|\n")
+	lkeys := make([]string, 0, len(r.Latency))
+	for k := range r.Latency {
+		lkeys = append(lkeys, k)
+	}
+	sort.Strings(lkeys)
+	for _, k := range lkeys {
+		l := r.Latency[k]
+		w("| `%s` | %.2f | %.2f | %d |\n", k, l.P50, l.P99, len(l.Samples))
+	}
+	w("\n## Memory\n\n| measurement | value |\n|---|---|\n")
+	mkeys := make([]string, 0, len(r.Memory))
+	for k := range r.Memory {
+		mkeys = append(mkeys, k)
+	}
+	sort.Strings(mkeys)
+	for _, k := range mkeys {
+		w("| `%s` | %.1f |\n", k, r.Memory[k])
+	}
+	w("\n## Where the bridge spends its CPU\n\nCPU profiles of the bridge (`-debug-addr`), 10 s each, taken during repeated runs.\n")
+	for _, p := range r.Profiles {
+		w("\n### %s\n\n```\n%s\n```\n", p.Name, p.Top)
+	}
+	if notes, err := os.ReadFile("bench/NOTES.md"); err == nil {
+		w("\n%s", notes)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func command(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var kb int64
+	fmt.Sscanf(strings.TrimPrefix(firstLine(string(b)), "MemTotal:"), "%d", &kb)
+	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+}
+
+func sparkVersion(cfg *config) string {
+	b, err := os.ReadFile("versions.env")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "SPARK_VERSION="); ok {
+				return v
+			}
+		}
+	}
+	return "unknown"
+}
