@@ -428,41 +428,51 @@ func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGet
 
 // FetchResults returns the next rows of a finished operation (fetchType 0), or its log (1).
 func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResultsReq) (*hiveserver.TFetchResultsResp, error) {
-	if req == nil {
-		return &hiveserver.TFetchResultsResp{Status: errStatus(missingRequest("FetchResults"))}, nil
-	}
-	op, err := h.lookupOp(req.OperationHandle)
-	if err != nil {
-		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
-	}
-	columnar := op.sess.protocol >= hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
-	if req.FetchType == 1 {
-		lines, offset := op.logPage(req.Orientation == hiveserver.TFetchOrientation_FETCH_FIRST, int(req.MaxRows))
-		hasMore := false
-		return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &hasMore, Results: translate.LogRowSet(lines, offset, columnar)}, nil
-	}
-	st, opErr, _ := op.status()
-	switch st {
-	case hiveserver.TOperationState_FINISHED_STATE:
-	case hiveserver.TOperationState_ERROR_STATE:
-		return &hiveserver.TFetchResultsResp{Status: errStatus(opErr)}, nil
-	default:
-		return &hiveserver.TFetchResultsResp{Status: errStatus(invalidRequest("the operation is " + st.String() + "; results can be fetched once it has finished"))}, nil
-	}
-	switch req.Orientation {
-	case hiveserver.TFetchOrientation_FETCH_NEXT:
-	case hiveserver.TFetchOrientation_FETCH_FIRST:
-		if err := op.restart(); err != nil {
-			return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
-		}
-	default:
-		return &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}, nil
+	op, columnar, resp := h.startFetch(req)
+	if resp != nil {
+		return resp, nil
 	}
 	rs, more, err := op.fetch(int(req.MaxRows), columnar)
 	if err != nil {
 		return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
 	}
 	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
+}
+
+// startFetch checks a fetch request. It answers it outright (a log fetch, an error, an
+// operation not finished) with a response, or returns the operation whose rows to fetch.
+func (h *Handler) startFetch(req *hiveserver.TFetchResultsReq) (*operation, bool, *hiveserver.TFetchResultsResp) {
+	if req == nil {
+		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(missingRequest("FetchResults"))}
+	}
+	op, err := h.lookupOp(req.OperationHandle)
+	if err != nil {
+		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(err)}
+	}
+	columnar := op.sess.protocol >= hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V6
+	if req.FetchType == 1 {
+		lines, offset := op.logPage(req.Orientation == hiveserver.TFetchOrientation_FETCH_FIRST, int(req.MaxRows))
+		hasMore := false
+		return nil, false, &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &hasMore, Results: translate.LogRowSet(lines, offset, columnar)}
+	}
+	st, opErr, _ := op.status()
+	switch st {
+	case hiveserver.TOperationState_FINISHED_STATE:
+	case hiveserver.TOperationState_ERROR_STATE:
+		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(opErr)}
+	default:
+		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(invalidRequest("the operation is " + st.String() + "; results can be fetched once it has finished"))}
+	}
+	switch req.Orientation {
+	case hiveserver.TFetchOrientation_FETCH_NEXT:
+	case hiveserver.TFetchOrientation_FETCH_FIRST:
+		if err := op.restart(); err != nil {
+			return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}
+		}
+	default:
+		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}
+	}
+	return op, columnar, nil
 }
 
 // CancelOperation stops an operation's engine execution.

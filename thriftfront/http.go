@@ -44,7 +44,7 @@ var _ http.Handler = (*HTTPHandler)(nil)
 func NewHTTPHandler(h *Handler, log *logrus.Entry) *HTTPHandler {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: hiveserver.NewTCLIServiceProcessor(h), cookieKey: key}
+	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: newProcessor(h), cookieKey: key}
 }
 
 func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

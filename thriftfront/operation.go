@@ -382,44 +382,81 @@ func (op *operation) pull() error {
 	return nil
 }
 
-// fetch returns up to maxRows rows from the current position. An empty row set means the
-// result is exhausted.
-func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, bool, error) {
-	if op.eop != nil {
-		op.eop.Touch()
-	}
-	op.fetchMu.Lock()
-	defer op.fetchMu.Unlock()
-	if err := op.fetchErr; err != nil { // an error met while filling the previous page
-		op.fetchErr = nil
-		return nil, false, err
-	}
-	// Fill the page from as many batches as it takes: clients asking for 10,000 rows should
-	// not get short pages at every batch boundary.
-	var page *hiveserver.TRowSet
-	for maxRows <= 0 && page == nil || maxRows > 0 && (page == nil || rowCount(page) < maxRows) {
+// take moves the cursor past up to maxRows rows (maxRows <= 0: the rest of one batch) and
+// returns them as slices of retained records, with the offset of their first row; the caller
+// releases the slices. A page spans as many batches as it takes, so clients asking for
+// 10,000 rows do not get short pages at every batch boundary. Caller holds fetchMu.
+func (op *operation) take(maxRows int) ([]translate.Slice, int64, error) {
+	start := op.rowOffset
+	var slices []translate.Slice
+	got := 0
+	for maxRows <= 0 && len(slices) == 0 || maxRows > 0 && got < maxRows {
 		more, err := op.advance()
 		if err != nil {
-			if page != nil {
+			if len(slices) > 0 { // serve what is here; the next fetch reports the error
 				op.fetchErr = err
 				break
 			}
-			return nil, false, err
+			return nil, start, err
 		}
 		if !more {
 			break
 		}
 		n := int(op.cur.NumRows()) - op.curOff
-		if maxRows > 0 && page != nil {
-			n = min(n, maxRows-rowCount(page))
-		} else if maxRows > 0 {
-			n = min(n, maxRows)
+		if maxRows > 0 {
+			n = min(n, maxRows-got)
 		}
+		op.cur.Retain()
+		slices = append(slices, translate.Slice{Rec: op.cur, Off: op.curOff, Len: n})
+		op.curOff += n
+		op.rowOffset += int64(n)
+		got += n
+	}
+	return slices, start, nil
+}
+
+func releaseSlices(slices []translate.Slice) {
+	for _, s := range slices {
+		s.Rec.Release()
+	}
+}
+
+// nextSlices starts a fetch: it reports an error left by the previous page, then takes the
+// rows of this one. Caller holds fetchMu.
+func (op *operation) nextSlices(maxRows int) ([]translate.Slice, int64, error) {
+	if op.eop != nil {
+		op.eop.Touch()
+	}
+	if err := op.fetchErr; err != nil { // an error met while filling the previous page
+		op.fetchErr = nil
+		return nil, op.rowOffset, err
+	}
+	return op.take(maxRows)
+}
+
+// fetch returns up to maxRows rows from the current position. An empty row set means the
+// result is exhausted.
+func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, bool, error) {
+	op.fetchMu.Lock()
+	defer op.fetchMu.Unlock()
+	slices, start, err := op.nextSlices(maxRows)
+	if err != nil {
+		return nil, false, err
+	}
+	defer releaseSlices(slices)
+	if len(slices) == 0 {
+		_, _, schema := op.status()
+		page := translate.EmptyRowSet(schema, columnar)
+		page.StartRowOffset = start
+		return page, false, nil
+	}
+	var page *hiveserver.TRowSet
+	for _, s := range slices {
 		var rs *hiveserver.TRowSet
 		if columnar {
-			rs, err = translate.ColumnarRowSet(op.cur, op.curOff, n, op.rowOffset)
+			rs, err = translate.ColumnarRowSet(s.Rec, s.Off, s.Len, start)
 		} else {
-			rs, err = translate.RowBasedRowSet(op.cur, op.curOff, n, op.rowOffset)
+			rs, err = translate.RowBasedRowSet(s.Rec, s.Off, s.Len, start)
 		}
 		if err == nil && page != nil {
 			err = translate.AppendRowSet(page, rs)
@@ -429,16 +466,23 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 		if err != nil {
 			return nil, false, err
 		}
-		op.curOff += n
-		op.rowOffset += int64(n)
-	}
-	if page == nil {
-		_, _, schema := op.status()
-		page = translate.EmptyRowSet(schema, columnar)
-		page.StartRowOffset = op.rowOffset
-		return page, false, nil
 	}
 	return page, true, nil
+}
+
+// fetchWire is fetch for columnar results encoded straight to Thrift bytes: it appends the
+// page's TRowSet encoding to dst. It returns dst unchanged when the result is exhausted, and
+// the caller then sends fetch's empty row set.
+func (op *operation) fetchWire(dst []byte, maxRows int) ([]byte, bool, error) {
+	op.fetchMu.Lock()
+	defer op.fetchMu.Unlock()
+	slices, start, err := op.nextSlices(maxRows)
+	if err != nil || len(slices) == 0 {
+		return dst, false, err
+	}
+	defer releaseSlices(slices)
+	out, err := translate.AppendColumnarRowSet(dst, start, slices)
+	return out, err == nil, err
 }
 
 // advance makes cur a record with unread rows, pulling from the engine as needed; it
@@ -462,33 +506,6 @@ func (op *operation) advance() (bool, error) {
 		op.curOff = 0
 	}
 	return true, nil
-}
-
-// rowCount is the number of rows in a row set of either form.
-func rowCount(rs *hiveserver.TRowSet) int {
-	if len(rs.Columns) == 0 {
-		return len(rs.Rows)
-	}
-	c := rs.Columns[0]
-	switch {
-	case c.BoolVal != nil:
-		return len(c.BoolVal.Values)
-	case c.ByteVal != nil:
-		return len(c.ByteVal.Values)
-	case c.I16Val != nil:
-		return len(c.I16Val.Values)
-	case c.I32Val != nil:
-		return len(c.I32Val.Values)
-	case c.I64Val != nil:
-		return len(c.I64Val.Values)
-	case c.DoubleVal != nil:
-		return len(c.DoubleVal.Values)
-	case c.StringVal != nil:
-		return len(c.StringVal.Values)
-	case c.BinaryVal != nil:
-		return len(c.BinaryVal.Values)
-	}
-	return 0
 }
 
 // close cancels the engine call, waits for a running start to notice, and frees buffers.

@@ -145,7 +145,7 @@ func (s *Server) serveConn(conn net.Conn) {
 
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
 	prot := thrift.NewTBinaryProtocolConf(trans, conf)
-	proc := hiveserver.NewTCLIServiceProcessor(s.handler)
+	proc := newProcessor(s.handler)
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)
 
