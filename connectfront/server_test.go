@@ -31,12 +31,12 @@ type testBridge struct {
 	spark  *enginetest.Spark
 }
 
-func startBridge(t *testing.T) *testBridge {
+func startBridge(t testing.TB) *testBridge {
 	t.Helper()
 	return startBridgeWith(t, DefaultConfig())
 }
 
-func startBridgeWith(t *testing.T, fcfg Config) *testBridge {
+func startBridgeWith(t testing.TB, fcfg Config) *testBridge {
 	t.Helper()
 	spark := enginetest.Start(t)
 	logs := &bytes.Buffer{}

@@ -9,6 +9,8 @@
 //	ddl            a statement with no result set (no Arrow batch)
 //	hang           a stream that sends nothing until the call is cancelled
 //	progress       two execution-progress reports, then nothing until cancelled
+//	bytes N SIZE   N Arrow-batch responses of SIZE opaque bytes each (not Arrow: for
+//	               measuring transport, never for decoding)
 //
 // Any other statement fails with SQLSTATE 42601.
 package enginetest
@@ -187,6 +189,20 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 			}
 			if n == 0 {
 				break
+			}
+		}
+		return stream.Send(done)
+	case len(fields) == 3 && fields[0] == "bytes":
+		n, err1 := strconv.Atoi(fields[1])
+		size, err2 := strconv.Atoi(fields[2])
+		if err1 != nil || err2 != nil || n < 0 || size < 0 || size > 64<<20 {
+			return sparkError("42601", "PARSE_SYNTAX_ERROR", "bad bytes statement")
+		}
+		resp := &connect.ExecutePlanResponse{SessionId: req.SessionId, OperationId: req.GetOperationId(),
+			ResponseType: &connect.ExecutePlanResponse_ArrowBatch_{ArrowBatch: &connect.ExecutePlanResponse_ArrowBatch{Data: bytes.Repeat([]byte{0xa5}, size)}}}
+		for i := 0; i < n; i++ {
+			if err := stream.Send(resp); err != nil {
+				return err
 			}
 		}
 		return stream.Send(done)

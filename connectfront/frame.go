@@ -1,0 +1,76 @@
+package connectfront
+
+import (
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	gproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+)
+
+// frame is one serialized gRPC message that the bridge forwards without decoding it. Result
+// streams (ExecutePlan, ReattachExecute) carry nothing the bridge changes, so their response
+// messages, Arrow batches included, go from the engine's connection to the client's as the
+// buffers they arrived in: no unmarshal, no copy, no marshal.
+type frame struct {
+	buf mem.BufferSlice
+}
+
+// free releases a frame that was received but not sent.
+func (f *frame) free() {
+	if f.buf != nil {
+		f.buf.Free()
+		f.buf = nil
+	}
+}
+
+// frameCodec is the protobuf codec, except that a *frame passes through as raw bytes. The
+// server uses it for every method and engine calls that relay results use it per call; for
+// any other message it is exactly the protobuf codec.
+type frameCodec struct {
+	proto encoding.CodecV2
+}
+
+func newFrameCodec() frameCodec { return frameCodec{proto: encoding.GetCodecV2(gproto.Name)} }
+
+// Marshal hands over a frame's buffers; gRPC frees them once written.
+func (c frameCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if f, ok := v.(*frame); ok {
+		b := f.buf
+		f.buf = nil
+		return b, nil
+	}
+	return c.proto.Marshal(v)
+}
+
+// Unmarshal keeps a reference to the received buffers in a frame; gRPC drops its own.
+func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if f, ok := v.(*frame); ok {
+		data.Ref()
+		f.buf = data
+		return nil
+	}
+	return c.proto.Unmarshal(data, v)
+}
+
+// Name is "proto": on the wire this is the protobuf codec.
+func (frameCodec) Name() string { return gproto.Name }
+
+// relayFrames copies a result stream from the engine to the client frame by frame. explain
+// turns an engine-side error into the client's status.
+func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(error) error) error {
+	for {
+		var f frame
+		if err := up.RecvMsg(&f); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return explain(err)
+		}
+		if err := down.SendMsg(&f); err != nil {
+			f.free()
+			return err
+		}
+	}
+}
