@@ -94,7 +94,11 @@ func writeWirePage(ctx context.Context, out thrift.TProtocol, seqID int32, more 
 		out.WriteFieldBegin(ctx, "results", thrift.STRUCT, 3),
 	)
 	if err == nil {
-		_, err = out.Transport().Write(rowSet)
+		if bt, ok := out.Transport().(interface{ WriteBorrowed([]byte) }); ok {
+			bt.WriteBorrowed(rowSet)
+		} else {
+			_, err = out.Transport().Write(rowSet)
+		}
 	}
 	if err == nil {
 		err = errors.Join(

@@ -128,7 +128,12 @@ type saslTransport struct {
 
 	frame []byte // unread rest of the current incoming frame
 	rbuf  []byte // backing storage for frame, reused
-	wbuf  bytes.Buffer
+
+	// The outgoing frame is segs followed by wbuf[tail:]. Write copies into wbuf;
+	// WriteBorrowed adds a caller's buffer as a segment of its own, uncopied.
+	wbuf []byte
+	segs [][]byte
+	tail int
 }
 
 var _ thrift.TTransport = (*saslTransport)(nil)
@@ -170,14 +175,32 @@ func (t *saslTransport) readFrame() error {
 	return err
 }
 
-func (t *saslTransport) Write(p []byte) (int, error) { return t.wbuf.Write(p) }
+func (t *saslTransport) Write(p []byte) (int, error) {
+	t.wbuf = append(t.wbuf, p...)
+	return len(p), nil
+}
+
+// WriteBorrowed adds p to the outgoing frame without copying it; p must stay unchanged
+// until Flush returns. A fetched page goes to the socket this way.
+func (t *saslTransport) WriteBorrowed(p []byte) {
+	t.segs = append(t.segs, t.wbuf[t.tail:len(t.wbuf):len(t.wbuf)], p)
+	t.tail = len(t.wbuf)
+}
 
 func (t *saslTransport) Flush(ctx context.Context) error {
+	n := len(t.wbuf) - t.tail
+	for _, s := range t.segs {
+		n += len(s)
+	}
 	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(t.wbuf.Len()))
-	bufs := net.Buffers{hdr[:], t.wbuf.Bytes()}
+	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	bufs := append(append(net.Buffers{hdr[:]}, t.segs...), t.wbuf[t.tail:])
 	_, err := bufs.WriteTo(t.conn)
-	t.wbuf.Reset()
+	clear(t.segs)
+	t.wbuf, t.segs, t.tail = t.wbuf[:0], t.segs[:0], 0
+	if cap(t.wbuf) > 4<<20 { // one large reply must not pin its buffer for the connection's life
+		t.wbuf = nil
+	}
 	return err
 }
 

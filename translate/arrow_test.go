@@ -238,6 +238,14 @@ func FuzzDecodeArrowBatch(f *testing.F) {
 				if _, err := RowBasedRowSet(rec, 0, fetchSize(rec), 0); err != nil {
 					t.Errorf("RowBasedRowSet on a schema TableSchema accepted: %v", err)
 				}
+				// The wire encoder must agree with the TColumn route on whatever decodes.
+				n := fetchSize(rec)
+				got, err := AppendColumnarRowSet(nil, 0, []Slice{{rec, 0, n / 2}, {rec, n / 2, n - n/2}})
+				if err != nil {
+					t.Errorf("AppendColumnarRowSet on a schema TableSchema accepted: %v", err)
+				} else if want := viaTColumns(t, 0, []Slice{{rec, 0, n / 2}, {rec, n / 2, n - n/2}}); !bytes.Equal(got, want) {
+					t.Errorf("AppendColumnarRowSet differs from the TColumn route")
+				}
 			}
 			rec.Release()
 		}
@@ -252,4 +260,25 @@ func FuzzDecodeArrowBatch(f *testing.F) {
 // the frontends, tests encode no more rows than a client would fetch.
 func fetchSize(rec arrow.RecordBatch) int {
 	return int(min(rec.NumRows(), 1024))
+}
+
+func TestValidateStrings(t *testing.T) {
+	build := func(offsets []int32, data string) arrow.Array {
+		d := array.NewData(arrow.BinaryTypes.String, len(offsets)-1,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes([]byte(data))}, nil, 0, 0)
+		defer d.Release()
+		return array.NewStringData(d)
+	}
+	good := build([]int32{0, 2, 2, 5}, "ab\xffcd")
+	defer good.Release()
+	if err := validateStrings(good, good.(*array.String).ValueOffsets()); err != nil {
+		t.Errorf("offsets in order, bytes not UTF-8: %v (the bytes pass through as they are)", err)
+	}
+	for name, offs := range map[string][]int32{"decreasing": {0, 3, 1, 5}, "negative": {-1, 2, 2, 5}} {
+		bad := build(offs, "ab\xffcd")
+		if err := validateStrings(bad, bad.(*array.String).ValueOffsets()); err == nil {
+			t.Errorf("%s offsets %v: want an error", name, offs)
+		}
+		bad.Release()
+	}
 }

@@ -215,3 +215,28 @@ func BenchmarkEncodePage(b *testing.B) {
 		b.SetBytes(int64(len(out)))
 	})
 }
+
+// BenchmarkDecodePage is the client's side of a page: the generated Thrift reader decoding
+// the 10,000-row page that BenchmarkEncodePage writes. It bounds how fast any HS2 client
+// built on generated code can fetch.
+func BenchmarkDecodePage(b *testing.B) {
+	const rows = 10_000
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(b, 0)
+	rec := benchRecord(b, mem, rows)
+	defer rec.Release()
+	page, err := AppendColumnarRowSet(nil, 0, []Slice{{rec, 0, rows}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	r := bytes.NewReader(page)
+	for b.Loop() {
+		r.Reset(page)
+		var rs hiveserver.TRowSet
+		if err := rs.Read(context.Background(), thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportR(r), nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
