@@ -45,6 +45,13 @@ type Client struct {
 	conn    net.Conn
 	svc     *hiveserver.TCLIServiceClient
 	session *hiveserver.TSessionHandle
+	// With SASL framing, fetches bypass svc: proto writes the request, sasl reads the reply
+	// frame whole (see fetchPage). seq numbers those calls.
+	proto *thrift.TBinaryProtocol
+	sasl  *saslTransport
+	seq   int32
+	// Generated makes FetchAll decode pages with the generated code instead of fetchPage.
+	Generated bool
 }
 
 // Dial connects to addr, authenticates and opens a session.
@@ -55,18 +62,20 @@ func Dial(ctx context.Context, addr string, opt Options) (*Client, error) {
 		return nil, err
 	}
 	var tr thrift.TTransport
+	var st *saslTransport
 	if opt.NoSASL {
 		tr = thrift.NewTBufferedTransport(thrift.NewTSocketFromConnConf(conn, nil), 64<<10)
 	} else {
-		st, err := saslPlain(conn, opt.User, opt.Password)
-		if err != nil {
+		if st, err = saslPlain(conn, opt.User, opt.Password); err != nil {
 			conn.Close()
 			return nil, err
 		}
 		tr = st
 	}
 	proto := thrift.NewTBinaryProtocolConf(tr, &thrift.TConfiguration{MaxMessageSize: 1 << 30})
-	c := &Client{conn: conn, svc: hiveserver.NewTCLIServiceClient(thrift.NewTStandardClient(proto, proto))}
+	c := &Client{conn: conn, svc: hiveserver.NewTCLIServiceClient(thrift.NewTStandardClient(proto, proto)), proto: proto, sasl: st}
+	// The generated client numbers its calls from 1 upward; fetchPage's own calls count
+	// down from -1, so the two never collide.
 	pv := opt.Protocol
 	if pv == 0 {
 		pv = hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10
@@ -147,15 +156,24 @@ func (c *Client) FetchAll(ctx context.Context, op *hiveserver.TOperationHandle, 
 	var s Summary
 	defer c.CloseOperation(op)
 	for {
-		resp, err := c.svc.FetchResults(ctx, &hiveserver.TFetchResultsReq{OperationHandle: op, Orientation: hiveserver.TFetchOrientation_FETCH_NEXT, MaxRows: int64(fetchSize)})
-		if err == nil {
-			err = statusErr(resp.GetStatus())
-		}
-		if err != nil {
-			return s, fmt.Errorf("FetchResults: %w", err)
+		req := &hiveserver.TFetchResultsReq{OperationHandle: op, Orientation: hiveserver.TFetchOrientation_FETCH_NEXT, MaxRows: int64(fetchSize)}
+		var n, sum int64
+		if c.sasl != nil && !c.Generated {
+			var err error
+			if n, sum, err = c.fetchPage(ctx, req); err != nil {
+				return s, fmt.Errorf("FetchResults: %w", err)
+			}
+		} else {
+			resp, err := c.svc.FetchResults(ctx, req)
+			if err == nil {
+				err = statusErr(resp.GetStatus())
+			}
+			if err != nil {
+				return s, fmt.Errorf("FetchResults: %w", err)
+			}
+			n, sum = pageRows(resp.GetResults())
 		}
 		s.Fetches++
-		n, sum := pageRows(resp.GetResults())
 		if n == 0 {
 			return s, nil
 		}
@@ -236,6 +254,7 @@ type saslTransport struct {
 	left  int // bytes of the current incoming frame not yet read
 	wbuf  []byte
 	frame []byte
+	rbuf  []byte
 }
 
 func saslPlain(conn net.Conn, user, pass string) (*saslTransport, error) {
@@ -291,7 +310,30 @@ func (t *saslTransport) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (t *saslTransport) Write(p []byte) (int, error) { t.wbuf = append(t.wbuf, p...); return len(p), nil }
+// readFrame returns the whole next incoming frame; it stays valid until the next read.
+func (t *saslTransport) readFrame() ([]byte, error) {
+	if t.left != 0 {
+		return nil, errors.New("a frame is partly read")
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(t.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]))
+	if n > 1<<30 {
+		return nil, fmt.Errorf("frame of %d bytes", n)
+	}
+	if cap(t.rbuf) < n {
+		t.rbuf = make([]byte, n)
+	}
+	_, err := io.ReadFull(t.r, t.rbuf[:n])
+	return t.rbuf[:n], err
+}
+
+func (t *saslTransport) Write(p []byte) (int, error) {
+	t.wbuf = append(t.wbuf, p...)
+	return len(p), nil
+}
 
 func (t *saslTransport) Flush(context.Context) error {
 	t.frame = binary.BigEndian.AppendUint32(t.frame[:0], uint32(len(t.wbuf)))
