@@ -25,6 +25,7 @@ type config struct {
 	bigWarmup, bigReps              int
 	latencySamples, concurrent      int
 	fetchSize                       int
+	skipSTS, skipPySpark            bool
 }
 
 func (c *config) python() string { return filepath.Join(c.venv, "bin", "python") }
@@ -51,6 +52,8 @@ func main() {
 	flag.IntVar(&cfg.latencySamples, "latency-samples", 300, "SELECT 1 round trips per target for G4")
 	flag.IntVar(&cfg.concurrent, "concurrent", 20, "concurrent large fetches for G5")
 	flag.IntVar(&cfg.fetchSize, "fetch-size", 10_000, "HS2 fetch size for G1")
+	flag.BoolVar(&cfg.skipSTS, "skip-sts", false, "skip Spark Thrift Server (for quick iterations; the report then lacks G1)")
+	flag.BoolVar(&cfg.skipPySpark, "skip-pyspark", false, "skip PySpark (for quick iterations; the report then lacks most of G3)")
 	flag.Parse()
 	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
 
@@ -81,8 +84,10 @@ func run(cfg *config) error {
 	if err := benchEngine(ctx, cfg, rep); err != nil {
 		return err
 	}
-	if err := benchSTS(ctx, cfg, rep); err != nil {
-		return err
+	if !cfg.skipSTS {
+		if err := benchSTS(ctx, cfg, rep); err != nil {
+			return err
+		}
 	}
 	rep.Duration = time.Since(start).Round(time.Second).String()
 	rep.finish()

@@ -53,25 +53,6 @@ func ensureData(ctx context.Context, c *connectClient, d dataset) error {
 	return err
 }
 
-// timeRuns runs f warmup+reps times and records seconds per run.
-func timeRuns(s *Series, warmup, reps int, f func() error) error {
-	for i := 0; i < warmup+reps; i++ {
-		start := time.Now()
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		secs := time.Since(start).Seconds()
-		if i < warmup {
-			s.Warmup = append(s.Warmup, secs)
-		} else {
-			s.Runs = append(s.Runs, secs)
-		}
-	}
-	s.Median = median(s.Runs)
-	log.Infof("%-36s median %.3fs  runs %v", s.Name, s.Median, fmtSecs(s.Runs))
-	return nil
-}
-
 func fmtSecs(v []float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
@@ -196,9 +177,13 @@ func jdbc(cfg *config, url string, d dataset, fetchSize, warmup, reps int) (*Ser
 	return &s, nil
 }
 
-// pysparkBench runs bench/pyspark_bench.py against url.
-func pysparkBench(cfg *config, url string, d dataset) (map[string]*Series, error) {
-	cmd := exec.Command(cfg.python(), filepath.Join("bench", "pyspark_bench.py"), url, d.path, fmt.Sprint(cfg.warmup), fmt.Sprint(cfg.reps))
+// pysparkBench runs bench/pyspark_bench.py against the named endpoints, alternately.
+func pysparkBench(cfg *config, d dataset, targets map[string]string) (map[string]*Series, error) {
+	args := []string{filepath.Join("bench", "pyspark_bench.py"), d.path, fmt.Sprint(cfg.warmup), fmt.Sprint(cfg.reps)}
+	for _, name := range sortedKeys(targets) {
+		args = append(args, name+"="+targets[name])
+	}
+	cmd := exec.Command(cfg.python(), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -213,6 +198,88 @@ func pysparkBench(cfg *config, url string, d dataset) (map[string]*Series, error
 		s.Median = median(s.Runs)
 	}
 	return res, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// run is one measurement of an interleaved group.
+type timed struct {
+	s *Series
+	f func() error
+}
+
+// interleave runs every measurement of a group once per round, warmup+reps rounds, so that
+// drift in the machine (JIT, caches, page cache) touches them all alike.
+func interleave(warmup, reps int, group ...timed) error {
+	for i := 0; i < warmup+reps; i++ {
+		for _, r := range group {
+			before := cpuTimes()
+			start := time.Now()
+			if err := r.f(); err != nil {
+				return fmt.Errorf("%s: %w", r.s.Name, err)
+			}
+			secs := time.Since(start).Seconds()
+			if i < warmup {
+				r.s.Warmup = append(r.s.Warmup, secs)
+				continue
+			}
+			r.s.Runs = append(r.s.Runs, secs)
+			if r.s.CPU == nil {
+				r.s.CPU = map[string]float64{}
+			}
+			for name, t := range cpuTimes() {
+				r.s.CPU[name] += (t - before[name]) / float64(reps)
+			}
+		}
+	}
+	for _, r := range group {
+		r.s.Median = median(r.s.Runs)
+		log.Infof("%-36s median %.3fs  runs %v  cpu/run %v", r.s.Name, r.s.Median, fmtSecs(r.s.Runs), fmtCPU(r.s.CPU))
+	}
+	return nil
+}
+
+// watched are the processes whose CPU time each measured run records: the client (this
+// process), the bridge and the engine or Spark Thrift Server.
+var watched = map[string]int{"client": os.Getpid()}
+
+// cpuTimes reads the user+system CPU seconds of every watched process.
+func cpuTimes() map[string]float64 {
+	out := map[string]float64{}
+	for name, pid := range watched {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces) start at state, field 3.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		var utime, stime float64
+		fmt.Sscan(f[11], &utime)
+		fmt.Sscan(f[12], &stime)
+		out[name] = (utime + stime) / clockTicks
+	}
+	return out
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times; 100 on Linux.
+const clockTicks = 100
+
+func fmtCPU(cpu map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(cpu) {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", k, cpu[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func lastLine(b []byte) []byte {

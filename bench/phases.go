@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sparkbridge/sparkbridge/hs2client"
@@ -34,6 +35,8 @@ func benchEngine(ctx context.Context, cfg *config, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	watched["spark"] = eng.pid()
+	defer delete(watched, "spark")
 	direct, err := dialConnect(engAddr, tok, "bench")
 	if err != nil {
 		return err
@@ -57,43 +60,49 @@ func benchEngine(ctx context.Context, cfg *config, rep *Report) error {
 		return err
 	}
 	defer br.stop()
+	watched["bridge"] = br.pid()
+	defer delete(watched, "bridge")
 	bridged, err := dialConnect(br.connect, "", "bench")
 	if err != nil {
 		return err
 	}
 	defer bridged.Close()
 
-	// G1 and G5 (single stream): bridge Thrift bulk fetch, peak RSS over the whole series.
-	s := rep.series("bridge.thrift.go", small, cfg.fetchSize)
+	// G1, G1b, G2 and the Connect proxy overhead, interleaved round by round.
+	group := []timed{
+		{rep.series("bridge.thrift.go", small, cfg.fetchSize), hs2Fetch(ctx, br.thrift, small, cfg.fetchSize)},
+		{rep.series("direct.connect.go", small, 0), connectCollect(ctx, direct, small)},
+		{rep.series("bridge.connect.go", small, 0), connectCollect(ctx, bridged, small)},
+	}
+	for _, fs := range []int{100, 1000, 100_000} {
+		group = append(group, timed{rep.series("bridge.thrift.go", small, fs), hs2Fetch(ctx, br.thrift, small, fs)})
+	}
+	if err := interleave(cfg.warmup, cfg.reps, group...); err != nil {
+		return err
+	}
+	if big != nil {
+		if err := interleave(cfg.bigWarmup, cfg.bigReps,
+			timed{rep.series("bridge.thrift.go", *big, cfg.fetchSize), hs2Fetch(ctx, br.thrift, *big, cfg.fetchSize)},
+			timed{rep.series("direct.connect.go", *big, 0), connectCollect(ctx, direct, *big)},
+		); err != nil {
+			return err
+		}
+	}
+	// G5, one stream: the bridge's peak RSS over three bulk fetches.
 	peak, err := peakDuring(br.pid(), func() error {
-		return timeRuns(s, cfg.warmup, cfg.reps, hs2Fetch(ctx, br.thrift, small, cfg.fetchSize))
+		fetch := hs2Fetch(ctx, br.thrift, small, cfg.fetchSize)
+		for i := 0; i < 3; i++ {
+			if err := fetch(); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	rep.Memory["bridge.thrift.go.peak_rss_mib"] = peak
 
-	// G1b: the Arrow floor, the same query collected straight from the engine.
-	if err := timeRuns(rep.series("direct.connect.go", small, 0), cfg.warmup, cfg.reps, connectCollect(ctx, direct, small)); err != nil {
-		return err
-	}
-	if err := timeRuns(rep.series("bridge.connect.go", small, 0), cfg.warmup, cfg.reps, connectCollect(ctx, bridged, small)); err != nil {
-		return err
-	}
-	// G2: fetch-size robustness.
-	for _, fs := range []int{100, 1000, 100_000} {
-		if err := timeRuns(rep.series("bridge.thrift.go", small, fs), cfg.warmup, cfg.reps, hs2Fetch(ctx, br.thrift, small, fs)); err != nil {
-			return err
-		}
-	}
-	if big != nil {
-		if err := timeRuns(rep.series("bridge.thrift.go", *big, cfg.fetchSize), cfg.bigWarmup, cfg.bigReps, hs2Fetch(ctx, br.thrift, *big, cfg.fetchSize)); err != nil {
-			return err
-		}
-		if err := timeRuns(rep.series("direct.connect.go", *big, 0), cfg.bigWarmup, cfg.bigReps, connectCollect(ctx, direct, *big)); err != nil {
-			return err
-		}
-	}
 	// G1 with Hive JDBC.
 	js, err := jdbc(cfg, "jdbc:hive2://"+br.thrift+"/default", jdbcSet, cfg.fetchSize, cfg.warmup, cfg.reps)
 	if err != nil {
@@ -102,20 +111,22 @@ func benchEngine(ctx context.Context, cfg *config, rep *Report) error {
 	rep.put("bridge.thrift.jdbc", jdbcSet, cfg.fetchSize, js)
 	log.Infof("%-36s median %.3fs  runs %v", js.Name, js.Median, fmtSecs(js.Runs))
 
-	// G3: PySpark through the bridge and direct.
-	_, enginePort, _ := net.SplitHostPort(engAddr)
-	_, bridgePort, _ := net.SplitHostPort(br.connect)
-	for _, t := range []struct{ target, url string }{
-		{"direct", fmt.Sprintf("sc://localhost:%s/;token=%s;user_id=bench", enginePort, tok)},
-		{"bridge", fmt.Sprintf("sc://localhost:%s/;user_id=bench", bridgePort)},
-	} {
-		res, err := pysparkBench(cfg, t.url, small)
+	// G3: PySpark through the bridge and direct, alternately.
+	if !cfg.skipPySpark {
+		_, enginePort, _ := net.SplitHostPort(engAddr)
+		_, bridgePort, _ := net.SplitHostPort(br.connect)
+		res, err := pysparkBench(cfg, small, map[string]string{
+			"direct": fmt.Sprintf("sc://localhost:%s/;token=%s;user_id=bench", enginePort, tok),
+			"bridge": fmt.Sprintf("sc://localhost:%s/;user_id=bench", bridgePort),
+		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", t.target, err)
+			return err
 		}
-		for action, s := range res {
-			rep.put(t.target+".pyspark."+action, small, 0, s)
-			log.Infof("%-36s median %.3fs  runs %v", t.target+".pyspark."+action, s.Median, fmtSecs(s.Runs))
+		for _, name := range sortedKeys(res) {
+			target, action, _ := strings.Cut(name, ".")
+			s := res[name]
+			rep.put(target+".pyspark."+action, small, 0, s)
+			log.Infof("%-36s median %.3fs  runs %v", s.Name, s.Median, fmtSecs(s.Runs))
 		}
 	}
 
@@ -190,6 +201,8 @@ func benchSTS(ctx context.Context, cfg *config, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	watched["spark"] = sts.pid()
+	defer delete(watched, "spark")
 	// STS listens before its session manager is ready: wait for a session.
 	var hc *hs2client.Client
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
@@ -201,14 +214,14 @@ func benchSTS(ctx context.Context, cfg *config, rep *Report) error {
 		}
 	}
 	small, jdbcSet, big := datasets(cfg)
-	if err := timeRuns(rep.series("sts.thrift.go", small, cfg.fetchSize), cfg.warmup, cfg.reps, hs2Fetch(ctx, addr, small, cfg.fetchSize)); err != nil {
-		return err
-	}
-	if err := timeRuns(rep.series("sts.thrift.go", small, 100), cfg.warmup, cfg.reps, hs2Fetch(ctx, addr, small, 100)); err != nil {
+	if err := interleave(cfg.warmup, cfg.reps,
+		timed{rep.series("sts.thrift.go", small, cfg.fetchSize), hs2Fetch(ctx, addr, small, cfg.fetchSize)},
+		timed{rep.series("sts.thrift.go", small, 100), hs2Fetch(ctx, addr, small, 100)},
+	); err != nil {
 		return err
 	}
 	if big != nil {
-		if err := timeRuns(rep.series("sts.thrift.go", *big, cfg.fetchSize), cfg.bigWarmup, cfg.bigReps, hs2Fetch(ctx, addr, *big, cfg.fetchSize)); err != nil {
+		if err := interleave(cfg.bigWarmup, cfg.bigReps, timed{rep.series("sts.thrift.go", *big, cfg.fetchSize), hs2Fetch(ctx, addr, *big, cfg.fetchSize)}); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,8 @@ type Series struct {
 	Warmup    []float64 `json:"warmup"`
 	Runs      []float64 `json:"runs"`
 	Median    float64   `json:"median"`
+	// CPU is the mean CPU seconds per measured run of each watched process.
+	CPU map[string]float64 `json:"cpu_s,omitempty"`
 }
 
 // Latency is a round-trip distribution, in milliseconds.
@@ -200,7 +202,10 @@ func (r *Report) writeMarkdown(path string) error {
 		w("| %s | %s | %s | %s | %s | %s |\n", x.ID, x.What, x.Formula, val, x.Target, met)
 	}
 
-	w("\n## Timings\n\n| measurement | rows | fetch size | median (s) | runs (s) |\n|---|---|---|---|---|\n")
+	w("\n## Timings\n\nCPU is seconds of user+system time per measured run, from /proc, of the client (the bench\n")
+	w("process itself; PySpark and JDBC clients run in processes of their own and are not counted), the\n")
+	w("bridge and the Spark JVM (engine or Spark Thrift Server).\n\n")
+	w("| measurement | rows | fetch size | median (s) | runs (s) | CPU per run |\n|---|---|---|---|---|---|\n")
 	keys := make([]string, 0, len(r.Series))
 	for k := range r.Series {
 		keys = append(keys, k)
@@ -212,7 +217,7 @@ func (r *Report) writeMarkdown(path string) error {
 		if s.FetchSize > 0 {
 			fsz = fmt.Sprint(s.FetchSize)
 		}
-		w("| `%s` | %d | %s | %.3f | %s |\n", k, s.Rows, fsz, s.Median, fmtSecs(s.Runs))
+		w("| `%s` | %d | %s | %.3f | %s | %s |\n", k, s.Rows, fsz, s.Median, fmtSecs(s.Runs), fmtCPU(s.CPU))
 	}
 	w("\n## SELECT 1 round trips\n\n| path | p50 (ms) | p99 (ms) | samples |\n|---|---|---|---|\n")
 	lkeys := make([]string, 0, len(r.Latency))
