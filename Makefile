@@ -62,7 +62,8 @@ bench: spark build
 
 ## microbench: Go benchmarks of the translate and forwarding hot paths, with allocation counts
 microbench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront ./thriftfront | tee var/microbench.txt
+	@mkdir -p var
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront | tee var/microbench.txt
 
 clean:
 	rm -rf bin var

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ type config struct {
 	latencySamples, concurrent      int
 	fetchSize                       int
 	skipSTS, skipPySpark            bool
+	reportOnly                      bool
 }
 
 func (c *config) python() string { return filepath.Join(c.venv, "bin", "python") }
@@ -54,6 +56,7 @@ func main() {
 	flag.IntVar(&cfg.fetchSize, "fetch-size", 10_000, "HS2 fetch size for G1")
 	flag.BoolVar(&cfg.skipSTS, "skip-sts", false, "skip Spark Thrift Server (for quick iterations; the report then lacks G1)")
 	flag.BoolVar(&cfg.skipPySpark, "skip-pyspark", false, "skip PySpark (for quick iterations; the report then lacks most of G3)")
+	flag.BoolVar(&cfg.reportOnly, "report-only", false, "measure nothing: rewrite -markdown from the results in -json")
 	flag.Parse()
 	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
 
@@ -64,6 +67,19 @@ func main() {
 }
 
 func run(cfg *config) error {
+	if cfg.reportOnly {
+		b, err := os.ReadFile(cfg.jsonPath)
+		if err != nil {
+			return err
+		}
+		var rep Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("%s: %w", cfg.jsonPath, err)
+		}
+		rep.Ratios = nil
+		rep.finish()
+		return rep.writeMarkdown(cfg.markdown)
+	}
 	if cfg.sparkHome == "" {
 		return fmt.Errorf("no Spark: pass -spark-home or set SPARK_HOME (make bench does)")
 	}

@@ -50,13 +50,29 @@ type Profile struct {
 	Top  string `json:"top"`
 }
 
+// RunConfig is what a run was asked to do.
+type RunConfig struct {
+	Master         string `json:"master"`
+	DriverMemory   string `json:"driver_memory"`
+	Rows           int64  `json:"rows"`
+	BigRows        int64  `json:"big_rows"`
+	JDBCRows       int64  `json:"jdbc_rows"`
+	Warmup         int    `json:"warmup"`
+	Reps           int    `json:"reps"`
+	BigWarmup      int    `json:"big_warmup"`
+	BigReps        int    `json:"big_reps"`
+	LatencySamples int    `json:"latency_samples"`
+	Concurrent     int    `json:"concurrent"`
+	FetchSize      int    `json:"fetch_size"`
+}
+
 // Report is everything one run measured.
 type Report struct {
 	Started  string              `json:"started"`
 	Duration string              `json:"duration"`
 	Machine  map[string]string   `json:"machine"`
 	Versions map[string]string   `json:"versions"`
-	Config   map[string]any      `json:"config"`
+	Config   RunConfig           `json:"config"`
 	Series   map[string]*Series  `json:"series"`
 	Latency  map[string]*Latency `json:"latency"`
 	Memory   map[string]float64  `json:"memory"`
@@ -75,10 +91,10 @@ func newReport(cfg *config) *Report {
 			"go": runtime.Version(), "java": firstLine(command("java", "-version")),
 			"spark": sparkVersion(cfg), "sparkbridge": command("git", "describe", "--always", "--dirty"),
 		},
-		Config: map[string]any{
-			"master": cfg.master, "driver_memory": cfg.driverMemory, "rows": cfg.rows, "big_rows": cfg.bigRows, "jdbc_rows": cfg.jdbcRows,
-			"warmup": cfg.warmup, "reps": cfg.reps, "big_warmup": cfg.bigWarmup, "big_reps": cfg.bigReps,
-			"latency_samples": cfg.latencySamples, "concurrent": cfg.concurrent, "fetch_size": cfg.fetchSize,
+		Config: RunConfig{
+			Master: cfg.master, DriverMemory: cfg.driverMemory, Rows: cfg.rows, BigRows: cfg.bigRows, JDBCRows: cfg.jdbcRows,
+			Warmup: cfg.warmup, Reps: cfg.reps, BigWarmup: cfg.bigWarmup, BigReps: cfg.bigReps,
+			LatencySamples: cfg.latencySamples, Concurrent: cfg.concurrent, FetchSize: cfg.fetchSize,
 		},
 		Series: map[string]*Series{}, Latency: map[string]*Latency{}, Memory: map[string]float64{},
 	}
@@ -113,9 +129,9 @@ func (r *Report) med(k string) float64 {
 
 // finish computes the ratios the issue sets targets for.
 func (r *Report) finish() {
-	small := fmt.Sprintf("%dk", r.Config["rows"].(int64)/1000)
-	big := fmt.Sprintf("%dk", r.Config["big_rows"].(int64)/1000)
-	fs := r.Config["fetch_size"].(int)
+	small := fmt.Sprintf("%dk", r.Config.Rows/1000)
+	big := fmt.Sprintf("%dk", r.Config.BigRows/1000)
+	fs := r.Config.FetchSize
 	g := func(name string, ds string, f int) float64 {
 		k := name + "." + ds
 		if f > 0 {
@@ -134,14 +150,14 @@ func (r *Report) finish() {
 	atMost := func(t float64) func(float64) bool { return func(v float64) bool { return v <= t } }
 
 	add("G1", "Thrift bulk fetch, Go client, "+small+" rows", "STS / bridge", g("sts.thrift.go", small, fs), g("bridge.thrift.go", small, fs), "×", "≥ 3×", atLeast(3))
-	jd := fmt.Sprintf("%dk", r.Config["jdbc_rows"].(int64)/1000)
+	jd := fmt.Sprintf("%dk", r.Config.JDBCRows/1000)
 	add("G1", "Thrift bulk fetch, Hive JDBC loop, "+jd+" rows", "STS / bridge", g("sts.thrift.jdbc", jd, fs), g("bridge.thrift.jdbc", jd, fs), "×", "≥ 3×", atLeast(3))
 	add("G1", "Thrift bulk fetch, Go client, "+big+" rows", "STS / bridge", g("sts.thrift.go", big, fs), g("bridge.thrift.go", big, fs), "×", "≥ 3×", atLeast(3))
 	add("G1b", "Arrow floor, "+small+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", small, fs), g("direct.connect.go", small, 0), "×", "≤ 1.15×", atMost(1.15))
 	add("G1b", "Arrow floor, "+big+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", big, fs), g("direct.connect.go", big, 0), "×", "≤ 1.15×", atMost(1.15))
 	add("G2", "Fetch-size robustness, "+small+" rows", "fetch size 100 / 10,000", g("bridge.thrift.go", small, 100), g("bridge.thrift.go", small, fs), "×", "≤ 4×", atMost(4))
 	add("G2", "Growth in rows (per row), fetch size 10,000", fmt.Sprintf("(%s time / %s time) / (%s / %s)", big, small, big, small),
-		g("bridge.thrift.go", big, fs)*float64(r.Config["rows"].(int64)), g("bridge.thrift.go", small, fs)*float64(r.Config["big_rows"].(int64)), "×", "≈ 1 (linear)", atMost(1.25))
+		g("bridge.thrift.go", big, fs)*float64(r.Config.Rows), g("bridge.thrift.go", small, fs)*float64(r.Config.BigRows), "×", "≈ 1 (linear)", atMost(1.25))
 	add("G2", "Growth in fetch size", "fetch size 100,000 / 10,000", g("bridge.thrift.go", small, 100_000), g("bridge.thrift.go", small, fs), "×", "≈ 1 (flat)", atMost(1.25))
 	add("G3", "PySpark toPandas(), "+small+" rows", "bridge / direct", g("bridge.pyspark.toPandas", small, 0), g("direct.pyspark.toPandas", small, 0), "×", "≤ 1.05", atMost(1.05))
 	add("G3", "PySpark collect(), "+small+" rows", "bridge / direct", g("bridge.pyspark.collect", small, 0), g("direct.pyspark.collect", small, 0), "×", "≤ 1.05", atMost(1.05))
@@ -160,7 +176,7 @@ func (r *Report) finish() {
 		r.Ratios = append(r.Ratios, Ratio{ID: "G5", What: "Bridge peak RSS during G1 (1 open operation)", Formula: fmt.Sprintf("peak RSS; budget 64 MiB + 2 × %.1f MiB", batch), Value: p, Unit: "MiB", Target: fmt.Sprintf("≤ %.0f MiB", budget), Met: p <= budget})
 	}
 	if p := r.Memory["bridge.thrift.concurrent.peak_rss_mib"]; p > 0 {
-		n := float64(r.Config["concurrent"].(int))
+		n := float64(r.Config.Concurrent)
 		budget := 64 + 2*batch*n
 		r.Ratios = append(r.Ratios, Ratio{ID: "G5", What: fmt.Sprintf("Bridge peak RSS, %.0f concurrent fetches", n), Formula: fmt.Sprintf("peak RSS; budget 64 MiB + %.0f × 2 × %.1f MiB", n, batch), Value: p, Unit: "MiB", Target: fmt.Sprintf("≤ %.0f MiB", budget), Met: p <= budget})
 	}
@@ -181,11 +197,11 @@ func (r *Report) writeMarkdown(path string) error {
 	w("Written by `make bench` on %s in %s. Raw timings: [`bench/results.json`](bench/results.json).\n", r.Started, r.Duration)
 	w("Every ratio compares measurements of this one run on this one machine. A timed figure is the median of\n")
 	w("%v measured runs after %v warm-ups (the %s variant: median of %v after %v).\n\n",
-		r.Config["reps"], r.Config["warmup"], fmt.Sprintf("%dk-row", r.Config["big_rows"].(int64)/1000), r.Config["big_reps"], r.Config["big_warmup"])
+		r.Config.Reps, r.Config.Warmup, fmt.Sprintf("%dk-row", r.Config.BigRows/1000), r.Config.BigReps, r.Config.BigWarmup)
 	w("**Machine:** %s, %s CPUs (%s), %s, kernel %s.  \n", r.Machine["os"], r.Machine["cpus"], r.Machine["cpu"], r.Machine["memory"], r.Machine["kernel"])
 	w("**Versions:** Spark %s, %s, %s, sparkbridge %s.  \n", r.Versions["spark"], r.Versions["java"], r.Versions["go"], r.Versions["sparkbridge"])
 	w("**Setup:** the engine (Spark Connect server) and Spark Thrift Server run in turn from the same pyspark install with\n")
-	w("`--master %s --driver-memory %s` and the same parquet files; each dataset is rows × (5 BIGINT + 5 STRING of 12\n", r.Config["master"], r.Config["driver_memory"])
+	w("`--master %s --driver-memory %s` and the same parquet files; each dataset is rows × (5 BIGINT + 5 STRING of 12\n", r.Config.Master, r.Config.DriverMemory)
 	w("characters). Spark Thrift Server runs with its defaults (`incrementalCollect=false`). The bridge reaches the engine as\n")
 	w("a static endpoint, so \"direct\" and \"bridge\" hit the same JVM. Every run checks its row count and sum(b1).\n\n")
 
