@@ -15,6 +15,7 @@ public class JdbcBench {
         int fetchSize = Integer.parseInt(args[2]), warmup = Integer.parseInt(args[3]), reps = Integer.parseInt(args[4]);
         long expected = Long.parseLong(args[5]);
         StringBuilder out = new StringBuilder("{\"warmup\": [");
+        if (warmup == 0) out.append("], \"runs\": [");
         try (Connection conn = DriverManager.getConnection(url, "bench", "bench")) {
             for (int i = 0; i < warmup + reps; i++) {
                 long start = System.nanoTime();
@@ -36,11 +37,12 @@ public class JdbcBench {
                 double secs = (System.nanoTime() - start) / 1e9;
                 if (rows != expected) throw new IllegalStateException(rows + " rows, want " + expected);
                 if (chars == 0) throw new IllegalStateException("no string data read");
-                if (i == warmup) out.append("], \"runs\": [");
+                if (i == warmup && warmup > 0) out.append("], \"runs\": [");
                 else if (i > 0) out.append(", ");
                 out.append(secs);
             }
         }
+        if (reps == 0) out.append("], \"runs\": [");
         System.out.println(out.append("]}"));
     }
 }
