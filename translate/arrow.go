@@ -1,9 +1,10 @@
 package translate
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -28,7 +29,9 @@ var errBatchTooLarge = errors.New("translate: arrow batch too large once decoded
 // DecodeArrowBatch decodes the data of one Spark Connect
 // ExecutePlanResponse.ArrowBatch: an Arrow IPC stream holding a schema
 // followed by zero or more record batches, whose bodies may be zstd or lz4
-// compressed. Buffers are allocated from mem.
+// compressed. The records of uncompressed batches share memory with data,
+// which must not change while they are in use; decompressed buffers are
+// allocated from mem.
 //
 // Every returned record has been validated (validateRecord), so
 // later reads from it cannot run off its buffers. The caller owns the records
@@ -74,17 +77,11 @@ func decodeStream(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs
 		}
 	}()
 
-	// No message in a stream can be larger than the stream itself; telling
-	// the reader so stops it from trusting absurd length prefixes. A limit
-	// of zero would mean "no limit", hence the floor of one.
-	limit := max(int64(len(data)), 1)
-	opts := []ipc.Option{
-		ipc.WithAllocator(mem),
-		ipc.WithMetadataSizeLimit(limit),
-		ipc.WithBodySizeLimit(limit),
-	}
-	// ipc.NewReader ignores the size limits; a message reader applies them.
-	rdr, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(bytes.NewReader(data), opts...), opts...)
+	// Message bodies are views of data, not copies: uncompressed buffers of the records
+	// point into it. mem serves what decompression allocates.
+	mr := &sliceMessageReader{data: data}
+	mr.refs.Store(1)
+	rdr, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, nil, fmt.Errorf("translate: reading arrow batch schema: %w", err)
 	}
@@ -104,6 +101,69 @@ func decodeStream(data []byte, mem memory.Allocator) (schema *arrow.Schema, recs
 		return nil, nil, fmt.Errorf("translate: reading arrow batch: %w", err)
 	}
 	return rdr.Schema(), recs, nil
+}
+
+// sliceMessageReader yields the messages of an Arrow IPC stream held in memory. Each body
+// is a view of the stream's bytes, so records decoded from uncompressed batches share data
+// instead of copying every batch once more; the garbage collector keeps data alive as long
+// as a record uses it. Metadata is vetted by checkMessage, and every length is checked
+// against what is left of data.
+type sliceMessageReader struct {
+	data []byte
+	pos  int
+	msg  *ipc.Message
+	refs atomic.Int64
+}
+
+func (r *sliceMessageReader) Message() (*ipc.Message, error) {
+	rest := r.data[r.pos:]
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if len(rest) < 4 {
+		return nil, errors.New("arrow stream truncated in a message header")
+	}
+	hdr, metaLen := 4, int64(int32(binary.LittleEndian.Uint32(rest)))
+	switch uint32(metaLen) {
+	case 0: // end of stream
+		return nil, io.EOF
+	case ipcContinuation:
+		if len(rest) < 8 {
+			return nil, errors.New("arrow stream truncated in a message header")
+		}
+		hdr, metaLen = 8, int64(int32(binary.LittleEndian.Uint32(rest[4:])))
+		if metaLen == 0 {
+			return nil, io.EOF
+		}
+	}
+	if metaLen < 4 || metaLen > int64(len(rest)-hdr) {
+		return nil, fmt.Errorf("arrow message metadata of %d bytes with %d left", metaLen, len(rest)-hdr)
+	}
+	meta := rest[hdr : int64(hdr)+metaLen]
+	bodyLen, err := checkMessage(meta)
+	if err != nil {
+		return nil, err
+	}
+	if bodyLen < 0 || bodyLen > int64(len(rest)-hdr)-metaLen {
+		return nil, fmt.Errorf("arrow message body of %d bytes with %d left", bodyLen, int64(len(rest)-hdr)-metaLen)
+	}
+	start := int64(hdr) + metaLen
+	body := rest[start : start+bodyLen : start+bodyLen]
+	r.pos += int(start + bodyLen)
+	if r.msg != nil {
+		r.msg.Release()
+	}
+	r.msg = ipc.NewMessage(memory.NewBufferBytes(meta), memory.NewBufferBytes(body))
+	return r.msg, nil
+}
+
+func (r *sliceMessageReader) Retain() { r.refs.Add(1) }
+
+func (r *sliceMessageReader) Release() {
+	if r.refs.Add(-1) == 0 && r.msg != nil {
+		r.msg.Release()
+		r.msg = nil
+	}
 }
 
 // validateRecord checks every column like array.ValidateRecordFull, with two exceptions.
