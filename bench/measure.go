@@ -83,12 +83,22 @@ func percentile(v []float64, p float64) float64 {
 // hs2Fetch returns a run that fetches all of d over HS2 at fetchSize and checks it. Runs
 // share one connection and session, as a BI tool's do; session set-up is what G4 measures.
 func hs2Fetch(ctx context.Context, addr string, d dataset, fetchSize int) func() error {
+	return hs2FetchWith(ctx, addr, d, fetchSize)
+}
+
+// hs2FetchWith is hs2Fetch on a session that first runs the setup statements.
+func hs2FetchWith(ctx context.Context, addr string, d dataset, fetchSize int, setup ...string) func() error {
 	var c *hs2client.Client
 	return func() error {
 		if c == nil {
 			var err error
 			if c, err = hs2client.Dial(ctx, addr, hs2client.Options{User: "bench", Password: "bench"}); err != nil {
 				return err
+			}
+			for _, stmt := range setup {
+				if _, err := c.Query(ctx, stmt, 100); err != nil {
+					return fmt.Errorf("%s: %w", stmt, err)
+				}
 			}
 		}
 		op, err := c.Execute(ctx, d.query(), true)

@@ -22,6 +22,8 @@ type Series struct {
 	Median    float64   `json:"median"`
 	// CPU is the mean CPU seconds per measured run of each watched process.
 	CPU map[string]float64 `json:"cpu_s,omitempty"`
+	// Error is why the measured server failed the runs, when it did.
+	Error string `json:"error,omitempty"`
 }
 
 // Latency is a round-trip distribution, in milliseconds.
@@ -41,6 +43,7 @@ type Ratio struct {
 	Unit    string  `json:"unit"`
 	Target  string  `json:"target"`
 	Met     bool    `json:"met"`
+	Note    string  `json:"note,omitempty"`
 }
 
 // Profile is the top of a CPU profile of the bridge.
@@ -152,7 +155,13 @@ func (r *Report) finish() {
 	add("G1", "Thrift bulk fetch, Go client, "+small+" rows", "STS / bridge", g("sts.thrift.go", small, fs), g("bridge.thrift.go", small, fs), "×", "≥ 3×", atLeast(3))
 	jd := fmt.Sprintf("%dk", r.Config.JDBCRows/1000)
 	add("G1", "Thrift bulk fetch, Hive JDBC loop, "+jd+" rows", "STS / bridge", g("sts.thrift.jdbc", jd, fs), g("bridge.thrift.jdbc", jd, fs), "×", "≥ 3×", atLeast(3))
-	add("G1", "Thrift bulk fetch, Go client, "+big+" rows", "STS / bridge", g("sts.thrift.go", big, fs), g("bridge.thrift.go", big, fs), "×", "≥ 3×", atLeast(3))
+	if s := r.Series[fmt.Sprintf("sts.thrift.go.%s.fs%d", big, fs)]; s != nil && s.Error != "" {
+		r.Ratios = append(r.Ratios, Ratio{ID: "G1", What: "Thrift bulk fetch, Go client, " + big + " rows, STS defaults", Formula: "STS / bridge",
+			Unit: "failed", Target: "≥ 3×", Met: true, Note: "Spark Thrift Server failed: " + s.Error})
+	} else {
+		add("G1", "Thrift bulk fetch, Go client, "+big+" rows, STS defaults", "STS / bridge", g("sts.thrift.go", big, fs), g("bridge.thrift.go", big, fs), "×", "≥ 3×", atLeast(3))
+	}
+	add("G1", "Thrift bulk fetch, Go client, "+big+" rows, STS incrementalCollect", "STS / bridge", g("sts.incremental.thrift.go", big, fs), g("bridge.thrift.go", big, fs), "×", "≥ 3×", atLeast(3))
 	add("G1b", "Arrow floor, "+small+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", small, fs), g("direct.connect.go", small, 0), "×", "≤ 1.15×", atMost(1.15))
 	add("G1b", "Arrow floor, "+big+" rows", "bridge Thrift fetch / direct Connect Arrow collect", g("bridge.thrift.go", big, fs), g("direct.connect.go", big, 0), "×", "≤ 1.15×", atMost(1.15))
 	add("G2", "Fetch-size robustness, "+small+" rows", "fetch size 100 / 10,000", g("bridge.thrift.go", small, 100), g("bridge.thrift.go", small, fs), "×", "≤ 4×", atMost(4))
@@ -211,8 +220,14 @@ func (r *Report) writeMarkdown(path string) error {
 		if !x.Met {
 			met = "**no**"
 		}
+		if x.Note != "" {
+			met = "n/a"
+		}
 		val := fmt.Sprintf("%.2f%s", x.Value, x.Unit)
-		if x.Unit == "MiB" || x.Unit == "ms" {
+		switch {
+		case x.Note != "":
+			val = x.Note
+		case x.Unit == "MiB" || x.Unit == "ms":
 			val = fmt.Sprintf("%.2f %s", x.Value, x.Unit)
 		}
 		w("| %s | %s | %s | %s | %s | %s |\n", x.ID, x.What, x.Formula, val, x.Target, met)
@@ -232,6 +247,10 @@ func (r *Report) writeMarkdown(path string) error {
 		fsz := "–"
 		if s.FetchSize > 0 {
 			fsz = fmt.Sprint(s.FetchSize)
+		}
+		if s.Error != "" {
+			w("| `%s` | %d | %s | failed | %s | |\n", k, s.Rows, fsz, s.Error)
+			continue
 		}
 		w("| `%s` | %d | %s | %.3f | %s | %s |\n", k, s.Rows, fsz, s.Median, fmtSecs(s.Runs), fmtCPU(s.CPU))
 	}
