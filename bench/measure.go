@@ -226,10 +226,12 @@ type timed struct {
 }
 
 // interleave runs every measurement of a group once per round, warmup+reps rounds, so that
-// drift in the machine (JIT, caches, page cache) touches them all alike.
+// drift in the machine (JIT, caches, page cache) touches them all alike. Each round starts
+// one further along the group, so no measurement always follows the same other one.
 func interleave(warmup, reps int, group ...timed) error {
 	for i := 0; i < warmup+reps; i++ {
-		for _, r := range group {
+		for j := range group {
+			r := group[(i+j)%len(group)]
 			before := cpuTimes()
 			start := time.Now()
 			if err := r.f(); err != nil {

@@ -1,5 +1,6 @@
 """Times PySpark toPandas() and collect() of one parquet dataset over Spark Connect, on two
-endpoints in alternation so that both see the same machine state.
+endpoints in alternation (each round reversing the order) so that both see the same
+machine state.
 
 usage: pyspark_bench.py PATH WARMUP REPS NAME=URL...; prints one JSON object:
 {"NAME.toPandas": {"warmup": [...], "runs": [...]}, ...} with seconds per run.
@@ -21,7 +22,11 @@ expected = None
 out = {}
 for action in ("toPandas", "collect"):
     for i in range(warmup + reps):
-        for name, spark in sessions.items():
+        # Alternate who goes first, so that neither side always follows the other.
+        order = list(sessions.items())
+        if i % 2:
+            order.reverse()
+        for name, spark in order:
             df = spark.read.parquet(path)
             if expected is None:
                 expected = spark.sql(f"SELECT count(*) AS n, sum(b1) AS s FROM parquet.`{path}`").collect()[0]

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 )
@@ -237,12 +236,7 @@ func (r *Report) writeMarkdown(path string) error {
 	w("process itself; PySpark and JDBC clients run in processes of their own and are not counted), the\n")
 	w("bridge and the Spark JVM (engine or Spark Thrift Server).\n\n")
 	w("| measurement | rows | fetch size | median (s) | runs (s) | CPU per run |\n|---|---|---|---|---|---|\n")
-	keys := make([]string, 0, len(r.Series))
-	for k := range r.Series {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(r.Series) {
 		s := r.Series[k]
 		fsz := "–"
 		if s.FetchSize > 0 {
@@ -255,22 +249,12 @@ func (r *Report) writeMarkdown(path string) error {
 		w("| `%s` | %d | %s | %.3f | %s | %s |\n", k, s.Rows, fsz, s.Median, fmtSecs(s.Runs), fmtCPU(s.CPU))
 	}
 	w("\n## SELECT 1 round trips\n\n| path | p50 (ms) | p99 (ms) | samples |\n|---|---|---|---|\n")
-	lkeys := make([]string, 0, len(r.Latency))
-	for k := range r.Latency {
-		lkeys = append(lkeys, k)
-	}
-	sort.Strings(lkeys)
-	for _, k := range lkeys {
+	for _, k := range sortedKeys(r.Latency) {
 		l := r.Latency[k]
 		w("| `%s` | %.2f | %.2f | %d |\n", k, l.P50, l.P99, len(l.Samples))
 	}
 	w("\n## Memory\n\n| measurement | value |\n|---|---|\n")
-	mkeys := make([]string, 0, len(r.Memory))
-	for k := range r.Memory {
-		mkeys = append(mkeys, k)
-	}
-	sort.Strings(mkeys)
-	for _, k := range mkeys {
+	for _, k := range sortedKeys(r.Memory) {
 		w("| `%s` | %.1f |\n", k, r.Memory[k])
 	}
 	w("\n## Where the bridge spends its CPU\n\nCPU profiles of the bridge (`-debug-addr`), 10 s each, taken during repeated runs.\n")

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -383,29 +382,7 @@ func BenchmarkColumnarRowSet(b *testing.B) {
 	const rows = 10_000
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(b, 0)
-	var fields []arrow.Field
-	for i := range 5 {
-		fields = append(fields, arrow.Field{Name: fmt.Sprintf("i%d", i), Type: arrow.PrimitiveTypes.Int64, Nullable: true})
-	}
-	for i := range 5 {
-		fields = append(fields, arrow.Field{Name: fmt.Sprintf("s%d", i), Type: arrow.BinaryTypes.String, Nullable: true})
-	}
-	bld := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
-	defer bld.Release()
-	for r := range rows {
-		for c := range 5 {
-			ib := bld.Field(c).(*array.Int64Builder)
-			sb := bld.Field(5 + c).(*array.StringBuilder)
-			if r%97 == c {
-				ib.AppendNull()
-				sb.AppendNull()
-				continue
-			}
-			ib.Append(int64(r * c))
-			sb.Append(fmt.Sprintf("row %d column %d", r, c))
-		}
-	}
-	rec := bld.NewRecordBatch()
+	rec := benchRecord(b, mem, rows)
 	defer rec.Release()
 
 	b.ReportAllocs()
