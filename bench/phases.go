@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -243,6 +245,11 @@ func benchSTS(ctx context.Context, cfg *config, rep *Report) error {
 	s := rep.series("sts.thrift.go", *big, cfg.fetchSize)
 	if err := interleave(cfg.bigWarmup, cfg.bigReps, timed{s, hs2Fetch(ctx, addr, *big, cfg.fetchSize)}); err != nil {
 		s.Error = firstLine(err.Error())
+		// A handler thread that runs out of heap drops the connection: the client sees EOF
+		// and the reason is in the server's log.
+		if b, rerr := os.ReadFile(sts.log); rerr == nil && bytes.Contains(b, []byte("java.lang.OutOfMemoryError")) {
+			s.Error += " (Spark Thrift Server log: java.lang.OutOfMemoryError)"
+		}
 		log.WithError(err).Warn("Spark Thrift Server failed the large fetch; recorded")
 	}
 	return nil
