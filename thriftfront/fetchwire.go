@@ -59,15 +59,15 @@ func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.
 				pageBuffers.Put(bufp)
 			}
 		}()
-		page, more, err := op.fetchWire((*bufp)[:0], int(req.MaxRows))
+		page, empty, more, err := op.fetchWire((*bufp)[:0], int(req.MaxRows))
 		*bufp = page[:0]
 		switch {
 		case err != nil:
 			resp = &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}
-		case len(page) > 0:
-			return true, writeWirePage(ctx, out, seqID, more, page)
+		case empty != nil:
+			resp = &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: empty}
 		default:
-			resp, _ = p.h.FetchResults(ctx, req) // the result is exhausted: the empty page
+			return true, writeWirePage(ctx, out, seqID, more, page)
 		}
 	} else if early != nil {
 		resp = early

@@ -445,10 +445,7 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 	}
 	defer releaseSlices(slices)
 	if len(slices) == 0 {
-		_, _, schema := op.status()
-		page := translate.EmptyRowSet(schema, columnar)
-		page.StartRowOffset = start
-		return page, false, nil
+		return op.emptyPage(start, columnar), false, nil
 	}
 	var page *hiveserver.TRowSet
 	for _, s := range slices {
@@ -470,19 +467,30 @@ func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, boo
 	return page, true, nil
 }
 
+// emptyPage is the row set that says the result is exhausted.
+func (op *operation) emptyPage(start int64, columnar bool) *hiveserver.TRowSet {
+	_, _, schema := op.status()
+	page := translate.EmptyRowSet(schema, columnar)
+	page.StartRowOffset = start
+	return page
+}
+
 // fetchWire is fetch for columnar results encoded straight to Thrift bytes: it appends the
-// page's TRowSet encoding to dst. It returns dst unchanged when the result is exhausted, and
-// the caller then sends fetch's empty row set.
-func (op *operation) fetchWire(dst []byte, maxRows int) ([]byte, bool, error) {
+// page's TRowSet encoding to dst. When the result is exhausted it returns dst unchanged
+// and the empty row set to send instead.
+func (op *operation) fetchWire(dst []byte, maxRows int) ([]byte, *hiveserver.TRowSet, bool, error) {
 	op.fetchMu.Lock()
 	defer op.fetchMu.Unlock()
 	slices, start, err := op.nextSlices(maxRows)
-	if err != nil || len(slices) == 0 {
-		return dst, false, err
+	if err != nil {
+		return dst, nil, false, err
+	}
+	if len(slices) == 0 {
+		return dst, op.emptyPage(start, true), false, nil
 	}
 	defer releaseSlices(slices)
 	out, err := translate.AppendColumnarRowSet(dst, start, slices)
-	return out, err == nil, err
+	return out, nil, err == nil, err
 }
 
 // advance makes cur a record with unread rows, pulling from the engine as needed; it
