@@ -56,7 +56,7 @@ func main() {
 	flag.IntVar(&cfg.fetchSize, "fetch-size", 10_000, "HS2 fetch size for G1")
 	flag.BoolVar(&cfg.skipSTS, "skip-sts", false, "skip Spark Thrift Server (for quick iterations; the report then lacks G1)")
 	flag.BoolVar(&cfg.skipPySpark, "skip-pyspark", false, "skip PySpark (for quick iterations; the report then lacks most of G3)")
-	flag.BoolVar(&cfg.reportOnly, "report-only", false, "measure nothing: rewrite -markdown from the results in -json")
+	flag.BoolVar(&cfg.reportOnly, "report-only", false, "measure nothing: recompute the ratios in -json and rewrite -markdown from it")
 	flag.Parse()
 	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
 
@@ -76,8 +76,12 @@ func run(cfg *config) error {
 		if err := json.Unmarshal(b, &rep); err != nil {
 			return fmt.Errorf("%s: %w", cfg.jsonPath, err)
 		}
+		// Ratios are derived from the measurements: compute them again, in both files.
 		rep.Ratios = nil
 		rep.finish()
+		if err := rep.writeJSON(cfg.jsonPath); err != nil {
+			return err
+		}
 		return rep.writeMarkdown(cfg.markdown)
 	}
 	if cfg.sparkHome == "" {
