@@ -309,4 +309,3 @@ func (r *reader) skip(typ thrift.TType, depth int) {
 		}
 	}
 }
-
