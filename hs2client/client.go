@@ -257,6 +257,12 @@ type saslTransport struct {
 	rbuf  []byte
 }
 
+// SASLPlain negotiates SASL PLAIN on conn and returns the framed transport that follows,
+// for callers that drive TCLIService themselves.
+func SASLPlain(conn net.Conn, user, pass string) (thrift.TTransport, error) {
+	return saslPlain(conn, user, pass)
+}
+
 func saslPlain(conn net.Conn, user, pass string) (*saslTransport, error) {
 	resp, err := gosasl.NewSaslClient("localhost", gosasl.NewPlainMechanism(user, pass)).Start()
 	if err != nil {

@@ -2,7 +2,6 @@ package thriftfront
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"slices"
@@ -12,11 +11,11 @@ import (
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
-	"github.com/beltran/gosasl"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/hs2client"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
@@ -376,86 +375,20 @@ func TestDisconnectClosesSessions(t *testing.T) {
 	}
 }
 
-// saslFramed is a client-side SASL PLAIN transport: gosasl computes the PLAIN response, and
-// the framing is Thrift's TSaslTransport framing.
-type saslFramed struct {
-	conn net.Conn
-	rbuf []byte
-	wbuf []byte
-}
-
-func dialSASL(t *testing.T, addr, user, pass string) *saslFramed {
+// dialSASL connects to addr and negotiates SASL PLAIN with hs2client's client transport.
+func dialSASL(t *testing.T, addr, user, pass string) thrift.TTransport {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	client := gosasl.NewSaslClient("localhost", gosasl.NewPlainMechanism(user, pass))
-	resp, err := client.Start()
+	trans, err := hs2client.SASLPlain(conn, user, pass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(status byte, payload []byte) {
-		msg := make([]byte, 5+len(payload))
-		msg[0] = status
-		binary.BigEndian.PutUint32(msg[1:], uint32(len(payload)))
-		copy(msg[5:], payload)
-		if _, err := conn.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(saslStart, []byte("PLAIN"))
-	send(saslOK, resp)
-	hdr := make([]byte, 5)
-	if _, err := conn.Read(hdr); err != nil {
-		t.Fatal(err)
-	}
-	if hdr[0] != saslComplete {
-		t.Fatalf("SASL status %d, want COMPLETE", hdr[0])
-	}
-	return &saslFramed{conn: conn}
+	return trans
 }
-
-func (s *saslFramed) Read(p []byte) (int, error) {
-	if len(s.rbuf) == 0 {
-		var hdr [4]byte
-		if _, err := readFull(s.conn, hdr[:]); err != nil {
-			return 0, err
-		}
-		s.rbuf = make([]byte, binary.BigEndian.Uint32(hdr[:]))
-		if _, err := readFull(s.conn, s.rbuf); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, s.rbuf)
-	s.rbuf = s.rbuf[n:]
-	return n, nil
-}
-
-func readFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-func (s *saslFramed) Write(p []byte) (int, error) { s.wbuf = append(s.wbuf, p...); return len(p), nil }
-func (s *saslFramed) Flush(context.Context) error {
-	msg := binary.BigEndian.AppendUint32(nil, uint32(len(s.wbuf)))
-	_, err := s.conn.Write(append(msg, s.wbuf...))
-	s.wbuf = s.wbuf[:0]
-	return err
-}
-func (s *saslFramed) Open() error            { return nil }
-func (s *saslFramed) IsOpen() bool           { return true }
-func (s *saslFramed) Close() error           { return s.conn.Close() }
-func (s *saslFramed) RemainingBytes() uint64 { return uint64(len(s.rbuf)) }
 
 func TestSASLPlainUserIsTheIdentity(t *testing.T) {
 	b := startBridge(t)
