@@ -102,8 +102,9 @@ func newReport(cfg *config) *Report {
 	}
 }
 
-func key(name string, d dataset, fetchSize int) string {
-	k := name + "." + d.name
+// key names a series: measurement, dataset and, for HS2 fetches, fetch size.
+func key(name, dataset string, fetchSize int) string {
+	k := name + "." + dataset
 	if fetchSize > 0 {
 		k += fmt.Sprintf(".fs%d", fetchSize)
 	}
@@ -112,13 +113,13 @@ func key(name string, d dataset, fetchSize int) string {
 
 // series registers a new measurement and returns it for timeRuns to fill.
 func (r *Report) series(name string, d dataset, fetchSize int) *Series {
-	s := &Series{Name: key(name, d, fetchSize), Dataset: d.name, Rows: d.rows, FetchSize: fetchSize}
+	s := &Series{Name: key(name, d.name, fetchSize), Dataset: d.name, Rows: d.rows, FetchSize: fetchSize}
 	r.Series[s.Name] = s
 	return s
 }
 
 func (r *Report) put(name string, d dataset, fetchSize int, s *Series) {
-	s.Name, s.Dataset, s.Rows, s.FetchSize = key(name, d, fetchSize), d.name, d.rows, fetchSize
+	s.Name, s.Dataset, s.Rows, s.FetchSize = key(name, d.name, fetchSize), d.name, d.rows, fetchSize
 	r.Series[s.Name] = s
 }
 
@@ -136,11 +137,7 @@ func (r *Report) finish() {
 	fs := r.Config.FetchSize
 	sl, bl, jl := rowsLabel(r.Config.Rows), rowsLabel(r.Config.BigRows), rowsLabel(r.Config.JDBCRows)
 	g := func(name string, ds string, f int) float64 {
-		k := name + "." + ds
-		if f > 0 {
-			k += fmt.Sprintf(".fs%d", f)
-		}
-		return r.med(k)
+		return r.med(key(name, ds, f))
 	}
 	add := func(id, what, formula string, num, den float64, unit, target string, met func(float64) bool) {
 		if num == 0 || den == 0 {
@@ -155,7 +152,7 @@ func (r *Report) finish() {
 	add("G1", "Thrift bulk fetch, Go client, "+sl+" rows", "STS / bridge", g("sts.thrift.go", small, fs), g("bridge.thrift.go", small, fs), "×", "≥ 3×", atLeast(3))
 	jd := fmt.Sprintf("%dk", r.Config.JDBCRows/1000)
 	add("G1", "Thrift bulk fetch, Hive JDBC loop, "+jl+" rows", "STS / bridge", g("sts.thrift.jdbc", jd, fs), g("bridge.thrift.jdbc", jd, fs), "×", "≥ 3×", atLeast(3))
-	if s := r.Series[fmt.Sprintf("sts.thrift.go.%s.fs%d", big, fs)]; s != nil && s.Error != "" {
+	if s := r.Series[key("sts.thrift.go", big, fs)]; s != nil && s.Error != "" {
 		r.Ratios = append(r.Ratios, Ratio{ID: "G1", What: "Thrift bulk fetch, Go client, " + bl + " rows, STS defaults", Formula: "STS / bridge",
 			Unit: "failed", Target: "≥ 3×", Met: true, Note: "STS failed: " + shortErr(s.Error)})
 	} else {
