@@ -8,7 +8,7 @@ THRIFT_ADDR ?= :10000
 CONNECT_ADDR?= :15002
 ITEST_TIMEOUT ?= 25m
 
-.PHONY: run spark clients build generate check-generated test unit itest vet fuzz bench microbench clean
+.PHONY: run spark clients jvm build generate check-generated test unit itest vet fuzz bench microbench clean
 
 ## run: prepare the Spark runtime if missing, build, and start the bridge on :10000 and :15002
 run: spark build
@@ -23,8 +23,13 @@ spark:
 clients:
 	@scripts/setup-clients.sh
 
-build:
+## build: the bridge binary and, beside it, its JVM jar (metastore server, engine plugin)
+build: jvm
 	$(GO) build -o bin/sparkbridge ./cmd/sparkbridge
+
+## jvm: compile jvm/src with javac against the pinned Spark jars into bin/sparkbridge-jvm.jar
+jvm: spark
+	@scripts/build-jvm.sh
 
 ## generate: rebuild idl/ and proto/ from the pinned registry packages
 generate: spark

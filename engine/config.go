@@ -15,6 +15,14 @@ type Config struct {
 	// SparkConf holds --conf defaults for every engine. The bridge's own binding and
 	// secret settings always win over these.
 	SparkConf map[string]string
+	// CatalogConf holds the confs that attach every launched engine to the shared catalog
+	// (the metastore URI, the warehouse directory). The bridge owns them: they apply over
+	// SparkConf, UserConf and session confs alike. Static engines never get them.
+	CatalogConf map[string]string
+	// PluginJar is the sparkbridge JVM jar. When set, every launched engine loads it and
+	// runs its Connect interceptor (PluginInterceptor), which makes current_user() and table
+	// owners the session's user, as on Spark Thrift Server.
+	PluginJar string
 	// UserConf holds per-user Spark conf overrides, applied over SparkConf.
 	UserConf map[string]map[string]string
 	// SessionConfAllowList lists the Spark conf keys (or path.Match patterns) a session may

@@ -23,6 +23,10 @@ import (
 // ServerClass is the main class of a Spark Connect server.
 const ServerClass = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
+// PluginInterceptor is the Connect interceptor in the sparkbridge JVM jar that sets the
+// session's user as Spark's current user for each request.
+const PluginInterceptor = "dev.sparkbridge.engine.UserContextInterceptor"
+
 // TokenEnv is the environment variable through which an engine receives its secret
 // (spark.connect.authenticate.token); a secret on argv would be visible to every local user.
 const TokenEnv = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
@@ -121,19 +125,7 @@ func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
 	if err != nil {
 		return nil, newError(KindInternal, err, "cannot generate engine secret")
 	}
-	conf := map[string]string{}
-	for k, v := range l.cfg.SparkConf {
-		conf[k] = v
-	}
-	for k, v := range spec.Conf {
-		conf[k] = v
-	}
-	// The bridge owns these: the engine listens on loopback only, on the port chosen here.
-	conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
-	conf["spark.connect.grpc.binding.port"] = strconv.Itoa(port)
-	conf["spark.driver.host"] = "127.0.0.1"
-	conf["spark.driver.bindAddress"] = "127.0.0.1"
-	delete(conf, "spark.connect.authenticate.token")
+	conf := l.engineConf(spec, port)
 
 	args := []string{"--master", l.cfg.Master}
 	if strings.HasPrefix(l.cfg.Master, "yarn") || strings.HasPrefix(l.cfg.Master, "k8s://") {
@@ -189,6 +181,45 @@ func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// engineConf is the --conf set of one launch: the config's defaults, then the spec's (user
+// and session confs), then what the bridge owns: the catalog, the loopback binding on port,
+// and no secret on argv.
+func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
+	conf := map[string]string{}
+	for k, v := range l.cfg.SparkConf {
+		conf[k] = v
+	}
+	for k, v := range spec.Conf {
+		conf[k] = v
+	}
+	for k, v := range l.cfg.CatalogConf {
+		conf[k] = v
+	}
+	if l.cfg.PluginJar != "" {
+		conf["spark.jars"] = appendList(conf["spark.jars"], l.cfg.PluginJar)
+		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], PluginInterceptor)
+	}
+	conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
+	conf["spark.connect.grpc.binding.port"] = strconv.Itoa(port)
+	conf["spark.driver.host"] = "127.0.0.1"
+	conf["spark.driver.bindAddress"] = "127.0.0.1"
+	delete(conf, "spark.connect.authenticate.token")
+	return conf
+}
+
+// appendList adds item to a comma-separated list unless it is there already.
+func appendList(list, item string) string {
+	if list == "" {
+		return item
+	}
+	for _, v := range strings.Split(list, ",") {
+		if strings.TrimSpace(v) == item {
+			return list
+		}
+	}
+	return list + "," + item
 }
 
 // localProcess is an engine JVM started by SparkSubmit.

@@ -8,14 +8,45 @@ import (
 	"time"
 
 	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/metastore"
 )
 
 // fileConfig is the JSON config file (-config). Every field is optional; flags given on the
 // command line win over the file.
 type fileConfig struct {
-	ThriftAddr  string       `json:"thrift_addr"`
-	ConnectAddr string       `json:"connect_addr"`
-	Engine      engineConfig `json:"engine"`
+	ThriftAddr  string        `json:"thrift_addr"`
+	ConnectAddr string        `json:"connect_addr"`
+	Engine      engineConfig  `json:"engine"`
+	Catalog     catalogConfig `json:"catalog"`
+}
+
+// catalogConfig is the file's "catalog" object; each key matches a flag.
+type catalogConfig struct {
+	Mode            string   `json:"mode"`
+	DataDir         string   `json:"data_dir"`
+	MetastoreURIs   string   `json:"metastore_uris"`
+	WarehouseDir    string   `json:"warehouse_dir"`
+	DBURL           string   `json:"db_url"`
+	DBUser          string   `json:"db_user"`
+	DBPasswordFile  string   `json:"db_password_file"`
+	DriverJars      []string `json:"driver_jars"`
+	MetastorePort   int      `json:"metastore_port"`
+	MetastoreMemory string   `json:"metastore_memory"`
+}
+
+// apply lays the file's catalog settings under the flags (the caller re-applies the flags
+// given on the command line afterwards).
+func (cc catalogConfig) apply(mode, dataDir, uris, warehouse *string, mcfg *metastore.Config, jars *listFlag, pwFile *string) {
+	for dst, v := range map[*string]string{mode: cc.Mode, dataDir: cc.DataDir, uris: cc.MetastoreURIs, warehouse: cc.WarehouseDir,
+		&mcfg.DBURL: cc.DBURL, &mcfg.DBUser: cc.DBUser, pwFile: cc.DBPasswordFile, &mcfg.Memory: cc.MetastoreMemory} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if cc.MetastorePort != 0 {
+		mcfg.Port = cc.MetastorePort
+	}
+	*jars = append(*jars, cc.DriverJars...)
 }
 
 type engineConfig struct {

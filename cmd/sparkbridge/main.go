@@ -24,6 +24,7 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/metastore"
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
 
@@ -65,7 +66,9 @@ func run() error {
 	ecfg := engine.DefaultConfig()
 	tcfg := thriftfront.DefaultConfig()
 	ccfg := connectfront.DefaultConfig()
+	mcfg := metastore.DefaultConfig()
 	cliConf := confFlag{} // -conf values: they win over the config file's spark_conf
+	driverJars := &listFlag{}
 
 	configPath := flag.String("config", "", "JSON config file (see README); flags win over it")
 	thriftAddr := flag.String("thrift-addr", ":10000", "HiveServer2 binary transport (SASL PLAIN and NOSASL) listen address")
@@ -92,6 +95,16 @@ func run() error {
 	maxMsg := flag.Int("max-message-size", ccfg.MaxMessageSize, "largest Spark Connect message, in bytes, each way (client and engine)")
 	protect := &listFlag{}
 	flag.Var(protect, "protect-conf", "Spark conf key or pattern clients can neither read nor change, besides the defaults (repeatable)")
+	catalogMode := flag.String("catalog", "hive", "catalog of launched engines: hive (one persistent metastore shared by every engine) or in-memory (Spark's default: tables die with their engine)")
+	dataDir := flag.String("data-dir", "var", "directory for the bridge's persistent state: the supervised metastore's database and the default warehouse")
+	metastoreURIs := flag.String("metastore-uris", "", "use this existing Hive Metastore (thrift://host:9083[,...]) instead of supervising one")
+	warehouseDir := flag.String("warehouse-dir", "", "warehouse directory of managed tables, a path or hdfs://, s3a:// URI (default DATA-DIR/warehouse)")
+	flag.StringVar(&mcfg.DBURL, "metastore-db-url", "", "JDBC URL of the supervised metastore's database (default: embedded Derby under DATA-DIR/metastore)")
+	flag.StringVar(&mcfg.DBUser, "metastore-db-user", "", "user for -metastore-db-url")
+	dbPasswordFile := flag.String("metastore-db-password-file", "", "file holding the password for -metastore-db-url (or set $SPARKBRIDGE_METASTORE_DB_PASSWORD)")
+	flag.Var(driverJars, "metastore-driver-jar", "JDBC driver jar for -metastore-db-url (repeatable)")
+	flag.IntVar(&mcfg.Port, "metastore-port", 0, "loopback port of the supervised metastore (0: a free port)")
+	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
@@ -102,7 +115,8 @@ func run() error {
 	if *configPath != "" {
 		given := map[string]string{}
 		flag.Visit(func(f *flag.Flag) {
-			if f.Name != "config" && f.Name != "conf" {
+			// List flags accumulate: the file's entries and the command line's both count.
+			if f.Name != "config" && f.Name != "conf" && f.Name != "protect-conf" && f.Name != "metastore-driver-jar" {
 				given[f.Name] = f.Value.String()
 			}
 		})
@@ -122,6 +136,7 @@ func run() error {
 		if fc.Engine.ShareLevel != "" {
 			*shareLevel = string(ecfg.ShareLevel)
 		}
+		fc.Catalog.apply(catalogMode, dataDir, metastoreURIs, warehouseDir, &mcfg, driverJars, dbPasswordFile)
 		for name, v := range given {
 			if err := flag.Set(name, v); err != nil {
 				return err
@@ -177,6 +192,28 @@ func run() error {
 			return fmt.Errorf("HiveServer2 TLS: %w", err)
 		}
 		hs2TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	if *jvmJar == "" {
+		*jvmJar = defaultJVMJar()
+	}
+	if ecfg.PluginJar, err = filepath.Abs(*jvmJar); err != nil {
+		return err
+	}
+	if _, err := os.Stat(ecfg.PluginJar); err != nil {
+		return fmt.Errorf("the sparkbridge JVM jar is missing (make build writes bin/sparkbridge-jvm.jar; or pass -jvm-jar): %w", err)
+	}
+	ms, err := startCatalog(*catalogMode, *dataDir, *metastoreURIs, *warehouseDir, ecfg.PluginJar, *dbPasswordFile, *driverJars, mcfg, &ecfg, log)
+	if err != nil {
+		return err
+	}
+	// The metastore stops last, after every engine that uses it.
+	if ms != nil {
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = ms.Stop(ctx)
+		}()
 	}
 
 	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
