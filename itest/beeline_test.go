@@ -23,7 +23,13 @@ func beeline(t *testing.T, user string, sql string) []string {
 // part, which Hive JDBC sends as set:hiveconf: entries of OpenSession.
 func beelineConf(t *testing.T, user, conf, sql string) []string {
 	t.Helper()
-	url := "jdbc:hive2://" + bridge.thriftAddr + "/default"
+	return beelineAt(t, bridge.thriftAddr, user, conf, sql)
+}
+
+// beelineAt is beelineConf against the bridge listening at addr.
+func beelineAt(t *testing.T, addr, user, conf, sql string) []string {
+	t.Helper()
+	url := "jdbc:hive2://" + addr + "/default"
 	if conf != "" {
 		url += "?" + conf
 	}

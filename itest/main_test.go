@@ -72,6 +72,13 @@ func runMain(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("building sparkbridge: %w", err)
 	}
 
+	// The bridge finds its JVM jar (metastore server, engine plugin) beside its binary.
+	jar := exec.Command("../scripts/build-jvm.sh", filepath.Join(work, "sparkbridge-jvm.jar"))
+	jar.Stdout, jar.Stderr = os.Stderr, os.Stderr
+	if err := jar.Run(); err != nil {
+		return 0, fmt.Errorf("building the sparkbridge JVM jar: %w", err)
+	}
+
 	spark, err := startSparkConnect(sparkHome, venv, work)
 	if err != nil {
 		return 0, err
@@ -87,6 +94,7 @@ func runMain(m *testing.M) (int, error) {
 	bridgeBin, workDir = bin, work
 	code := m.Run()
 	pids := b.enginePIDs()
+	ms := b.metastorePID()
 	if err := b.stop(); err != nil {
 		return 0, err
 	}
@@ -95,6 +103,13 @@ func runMain(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("engine JVM %d still running after the bridge stopped", pid)
 		}
 	}
+	if ms == 0 {
+		return 0, fmt.Errorf("the bridge ran no metastore: make run's default is a supervised one")
+	}
+	if alive(ms) {
+		return 0, fmt.Errorf("metastore JVM %d still running after the bridge stopped", ms)
+	}
+	stopPostgres()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "bridge log tail:\n"+b.logTail(80))
 	}
@@ -147,10 +162,11 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 		"-connect-addr", b.connectAddr,
 		"-http-addr", b.httpAddr,
 		"-engine-log-dir", filepath.Join(work, "engines"),
+		// The catalog, as make run has it: a supervised metastore and the warehouse here.
+		"-data-dir", filepath.Join(work, "data"),
 		"-driver-memory", "1g",
 		"-conf", "spark.sql.shuffle.partitions=2",
 		"-conf", "spark.ui.enabled=false",
-		"-conf", "spark.sql.warehouse.dir="+filepath.Join(work, "warehouse"),
 		"-allow-share-level-override",
 	)
 	// Engines run Python UDF workers with the venv's interpreter, as make run arranges.
@@ -218,8 +234,21 @@ func (b *bridgeProc) enginePIDs() []int {
 	return enginePIDsOf(b.cmd.Process.Pid)
 }
 
+// metastorePID is the pid of the bridge's metastore JVM, or 0.
+func (b *bridgeProc) metastorePID() int {
+	if pids := childrenRunning(b.cmd.Process.Pid, "dev.sparkbridge.metastore.MetastoreServer"); len(pids) > 0 {
+		return pids[0]
+	}
+	return 0
+}
+
 // enginePIDsOf lists the child processes of parent that are Spark Connect servers.
 func enginePIDsOf(parent int) []int {
+	return childrenRunning(parent, "org.apache.spark.sql.connect.service.SparkConnectServer")
+}
+
+// childrenRunning lists the child processes of parent whose command line contains class.
+func childrenRunning(parent int, class string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {
@@ -238,7 +267,7 @@ func enginePIDsOf(parent int) []int {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte("org.apache.spark.sql.connect.service.SparkConnectServer")) {
+		if bytes.Contains(cmdline, []byte(class)) {
 			out = append(out, pid)
 		}
 	}

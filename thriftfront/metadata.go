@@ -77,16 +77,36 @@ func str(v any) string {
 	return s
 }
 
-// catalogs lists the catalogs whose name is catalog (any, when empty).
+// catalogs lists the catalogs whose name is catalog (any, when empty): those the session
+// has loaded and those the engine has configured (spark.sql.catalog.NAME), which Spark
+// loads only on first use and so would not list yet.
 func (h *Handler) catalogs(ctx context.Context, s *session, catalog string) ([]string, error) {
 	names, rows, err := h.collect(ctx, s, translate.ListCatalogsPlan())
 	if err != nil {
 		return nil, err
 	}
 	i := column(names, "name")
-	var out []string
+	found := make([]string, 0, len(rows))
 	for _, r := range rows {
-		if n := str(r[i]); catalog == "" || strings.EqualFold(n, catalog) {
+		found = append(found, str(r[i]))
+	}
+	names, rows, err = h.collect(ctx, s, translate.StatementPlan("SET"))
+	if err != nil {
+		return nil, err
+	}
+	if k := column(names, "key"); k >= 0 {
+		for _, r := range rows {
+			found = append(found, translate.ConfiguredCatalog(str(r[k])))
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range found {
+		if n == "" || seen[strings.ToLower(n)] {
+			continue
+		}
+		seen[strings.ToLower(n)] = true
+		if catalog == "" || strings.EqualFold(n, catalog) {
 			out = append(out, n)
 		}
 	}

@@ -321,3 +321,14 @@ func ColumnIndex(rec arrow.RecordBatch, name string) int {
 	}
 	return idx[0]
 }
+
+// ConfiguredCatalog returns the catalog a Spark conf key configures (NAME for
+// spark.sql.catalog.NAME), or "" for any other key, including a catalog's own options
+// (spark.sql.catalog.NAME.url).
+func ConfiguredCatalog(key string) string {
+	name, ok := strings.CutPrefix(key, "spark.sql.catalog.")
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return ""
+	}
+	return name
+}

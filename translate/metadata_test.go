@@ -119,3 +119,19 @@ func TestAppendRowSet(t *testing.T) {
 		t.Fatalf("row-based append: %d rows, %v", len(ra.Rows), err)
 	}
 }
+
+func TestConfiguredCatalog(t *testing.T) {
+	for key, want := range map[string]string{
+		"spark.sql.catalog.pg":                "pg",
+		"spark.sql.catalog.spark_catalog":     "spark_catalog",
+		"spark.sql.catalog.pg.url":            "",
+		"spark.sql.catalog.":                  "",
+		"spark.sql.catalogImplementation":     "",
+		"spark.sql.catalog.iceberg.warehouse": "",
+		"spark.sql.defaultCatalog":            "",
+	} {
+		if got := ConfiguredCatalog(key); got != want {
+			t.Errorf("ConfiguredCatalog(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
