@@ -106,9 +106,9 @@ func TestBeelineMetadata(t *testing.T) {
 	for _, want := range []string{
 		"spark_catalog,default," + table + ",TABLE,",
 		",,tv_meta,VIEW,",
-		"spark_catalog,default," + table + ",a,4,INT,10,NULL,0,10,1,,NULL,NULL,NULL,NULL,1,YES,",
-		"spark_catalog,default," + table + ",b,12,STRING,2147483647,",
-		"spark_catalog,default," + table + ",c,3,DECIMAL(10,2),10,NULL,2,10,1,,NULL,NULL,NULL,NULL,3,YES,",
+		"spark_catalog,default," + table + ",a,4,INT,4,NULL,0,10,1,,NULL,NULL,NULL,NULL,1,YES,",
+		"spark_catalog,default," + table + ",b,12,STRING,NULL,NULL,NULL,NULL,1,,",
+		"spark_catalog,default," + table + ",c,3,DECIMAL(10,2),8,NULL,2,10,1,,NULL,NULL,NULL,NULL,3,YES,",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("beeline metadata output lacks %q:\n%s", want, tail(out, 20))

@@ -3,12 +3,15 @@ package itest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -93,10 +96,18 @@ func catalogPersistence(t *testing.T, backend string) {
 		t.Fatal(err)
 	}
 	flags := []string{"-engine-idle-timeout", "15s"}
-	if backend == "postgresql" {
+	dsv2 := backend == "postgresql"
+	if dsv2 {
 		url, user, pwFile := postgres(t).createDatabase(t, "hms_"+randomMarker())
 		flags = append(flags, "-metastore-db-url", url, "-metastore-db-user", user,
 			"-metastore-db-password-file", pwFile, "-metastore-driver-jar", postgresJar(t))
+		// A DSv2 catalog beside spark_catalog: Spark's JDBC catalog over another database.
+		url, user, pwFile = postgres(t).createDatabase(t, "dsv2_"+randomMarker())
+		pw, _ := os.ReadFile(pwFile)
+		flags = append(flags, "-conf", "spark.sql.catalog.pg=org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog",
+			"-conf", "spark.sql.catalog.pg.url="+url, "-conf", "spark.sql.catalog.pg.driver=org.postgresql.Driver",
+			"-conf", "spark.sql.catalog.pg.user="+user, "-conf", "spark.sql.catalog.pg.password="+strings.TrimSpace(string(pw)),
+			"-conf", "spark.jars="+postgresJar(t))
 	}
 	start := func() *bridgeProc {
 		b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{}, flags...)
@@ -120,6 +131,10 @@ func catalogPersistence(t *testing.T, backend string) {
 		"CREATE VIEW "+db+".even_items AS SELECT * FROM "+db+".items WHERE id % 2 = 0; "+
 		"CREATE TABLE "+db+".raw_orders (customer STRING, amount DOUBLE) USING parquet; "+
 		"INSERT INTO "+db+".raw_orders VALUES ('a', 1.5), ('a', 2.5), ('b', 4.0)")
+	if dsv2 {
+		beelineAt(t, b.thriftAddr, "alice", "", "CREATE TABLE pg.public.pg_orders (id INT, note STRING); "+
+			"INSERT INTO pg.public.pg_orders VALUES (1, 'kept in postgres')")
+	}
 	var out struct {
 		User  string `json:"user"`
 		Count int    `json:"count"`
@@ -142,8 +157,28 @@ func catalogPersistence(t *testing.T, backend string) {
 	}
 	b = start()
 	checkPersisted(t, b, db, "after a bridge restart")
-	// dbt replaces its table, built by an engine that is gone, in place.
+	if dsv2 {
+		// A fresh engine: the JDBC catalog is configured but no session has loaded it yet.
+		meta := jdbcMeta(t, b.thriftAddr, "public")
+		for _, row := range []string{
+			"schema\tpg\tpublic",
+			"table\tpg\tpublic\tpg_orders\tTABLE\t",
+			"column\tpg\tpublic\tpg_orders\tid\t4\tINT\t4\t0\t1\t\t1",
+		} {
+			if !slices.Contains(meta, row) {
+				t.Errorf("DSv2 catalog metadata lacks %q:\n%s", row, strings.Join(meta, "\n"))
+			}
+		}
+		if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT id, note FROM pg.public.pg_orders"); strings.Join(got, "|") != "id,note|1,kept in postgres" {
+			t.Errorf("reading the JDBC catalog: %q", got)
+		}
+	}
+	// dbt replaces its table, built by an engine that is gone, in place, and its catalog
+	// names the user who built it.
 	dbtRun(t, b, "alice", db)
+	if owner := dbtOwner(t, b, "alice", db); owner != "alice" {
+		t.Errorf("dbt's catalog says the model's owner is %q, want alice", owner)
+	}
 
 	// A killed metastore: a clear error, not a hang; then a restart and a working query.
 	ms := b.metastorePID()
@@ -204,6 +239,37 @@ func checkPersisted(t *testing.T, b *bridgeProc, db, when string) {
 // dbtRun runs dbt-spark (thrift method, PyHive) over the bridge at b: one table model.
 func dbtRun(t *testing.T, b *bridgeProc, user, schema string) {
 	t.Helper()
+	dbt(t, b, user, schema, "run")
+}
+
+// dbtOwner runs dbt docs generate and returns the owner dbt's catalog records for the model.
+func dbtOwner(t *testing.T, b *bridgeProc, user, schema string) string {
+	t.Helper()
+	target := dbt(t, b, user, schema, "docs", "generate")
+	data, err := os.ReadFile(filepath.Join(target, "catalog.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var catalog struct {
+		Nodes map[string]struct {
+			Metadata struct {
+				Owner string `json:"owner"`
+			} `json:"metadata"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(data, &catalog); err != nil {
+		t.Fatal(err)
+	}
+	node, ok := catalog.Nodes["model.sparkbridge_catalog.customer_totals"]
+	if !ok {
+		t.Fatalf("dbt's catalog has no customer_totals model: %s", data)
+	}
+	return node.Metadata.Owner
+}
+
+// dbt runs a dbt command over the bridge at b and returns its target directory.
+func dbt(t *testing.T, b *bridgeProc, user, schema string, args ...string) string {
+	t.Helper()
 	dbt, err := filepath.Abs(filepath.Join("..", ".venv-dbt", "bin", "dbt"))
 	if err != nil {
 		t.Fatal(err)
@@ -218,18 +284,19 @@ func dbtRun(t *testing.T, b *bridgeProc, user, schema string) {
 	defer clientMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, dbt, "run", "--project-dir", project, "--profiles-dir", project,
-		"--target-path", filepath.Join(work, "target"), "--log-path", filepath.Join(work, "logs"))
+	cmd := exec.CommandContext(ctx, dbt, append(args, "--project-dir", project, "--profiles-dir", project,
+		"--target-path", filepath.Join(work, "target"), "--log-path", filepath.Join(work, "logs"))...)
 	cmd.Env = append(os.Environ(), "DBT_SPARK_HOST="+host, "DBT_SPARK_PORT="+port, "DBT_SPARK_USER="+user,
 		"DBT_SPARK_SCHEMA="+schema, "DBT_SEND_ANONYMOUS_USAGE_STATS=false")
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("dbt run: %v\n%s", err, tail(buf.String(), 30))
+		t.Fatalf("dbt %s: %v\n%s", strings.Join(args, " "), err, tail(buf.String(), 30))
 	}
-	if !strings.Contains(buf.String(), "PASS=1") || strings.Contains(buf.String(), "LOCATION_ALREADY_EXISTS") {
+	if args[0] == "run" && (!strings.Contains(buf.String(), "PASS=1") || strings.Contains(buf.String(), "LOCATION_ALREADY_EXISTS")) {
 		t.Fatalf("dbt run did not pass its model:\n%s", tail(buf.String(), 30))
 	}
+	return filepath.Join(work, "target")
 }
 
 // beelineTry runs one beeline statement and returns its output and error, for statements
@@ -257,7 +324,7 @@ func waitNoEngines(t *testing.T, b *bridgeProc) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for len(b.enginePIDs()) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("engines %v still running past their idle timeout", b.enginePIDs())
+			t.Fatalf("engines %v still running past their idle timeout; log tail:\n%s", b.enginePIDs(), b.logTail(40))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -288,4 +355,88 @@ func postgresJar(t *testing.T) string {
 	}
 	abs, _ := filepath.Abs(matches[0])
 	return abs
+}
+
+// TestCatalogMetadataMatchesSTS creates a managed table, an external table, a Hive-format
+// table, a partitioned table and a view (with comments) through the bridge, then asks the
+// bridge and Spark Thrift Server, attached to the same metastore, for their schemas, tables
+// and columns with JDBC DatabaseMetaData. Every value matches but TABLE_CAT: STS leaves it
+// empty, the bridge names the catalog (spark_catalog), since it lists DSv2 catalogs too.
+func TestCatalogMetadataMatchesSTS(t *testing.T) {
+	db := "meta_" + randomMarker()
+	ext := filepath.Join(workDir, "ext_"+db)
+	beeline(t, "etl", "CREATE DATABASE "+db+" COMMENT 'metadata check'; "+
+		"CREATE TABLE "+db+".managed (id BIGINT COMMENT 'the id', name STRING, price DECIMAL(10,2), ok BOOLEAN, at TIMESTAMP) USING parquet COMMENT 'a managed table'; "+
+		"CREATE TABLE "+db+".external (a INT, b STRING) USING parquet LOCATION '"+ext+"'; "+
+		"CREATE TABLE "+db+".hive_fmt (x INT COMMENT 'hive column', d DATE) STORED AS PARQUET; "+
+		"CREATE TABLE "+db+".parted (v DOUBLE, p STRING) USING parquet PARTITIONED BY (p); "+
+		"CREATE VIEW "+db+".v COMMENT 'a view' AS SELECT id, name FROM "+db+".managed")
+	sts := sharedThriftServer(t)
+	got := jdbcMeta(t, bridge.thriftAddr, db)
+	want := jdbcMeta(t, sts, db)
+	if len(want) < 5+14 {
+		t.Fatalf("Spark Thrift Server listed too little for %s:\n%s", db, strings.Join(want, "\n"))
+	}
+	// TABLE_CAT (the second field) differs by design; everything else must not.
+	strip := func(lines []string) []string {
+		out := make([]string, len(lines))
+		for i, l := range lines {
+			// The catalog column, TABLE_CAT or getSchemas' TABLE_CATALOG.
+			if f := strings.Split(l, "\t"); len(f) > 1 {
+				f[1] = ""
+				l = strings.Join(f, "\t")
+			}
+			out[i] = l
+		}
+		return out
+	}
+	g, w := strip(got), strip(want)
+	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+		t.Errorf("DatabaseMetaData differs.\nbridge:\n%s\nSpark Thrift Server:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, l := range got {
+		if f := strings.Split(l, "\t"); f[0] != "schema" && f[1] != "spark_catalog" {
+			t.Errorf("bridge row outside spark_catalog: %q", l)
+		}
+	}
+	for _, row := range []string{
+		"table\t\t" + db + "\tmanaged\tTABLE\ta managed table",
+		"table\t\t" + db + "\texternal\tTABLE\t",
+		"table\t\t" + db + "\tv\tVIEW\ta view",
+		"column\t\t" + db + "\thive_fmt\tx\t4\tINT\t4\t0\t1\thive column\t1",
+	} {
+		if !slices.Contains(g, row) {
+			t.Errorf("bridge metadata lacks %q", row)
+		}
+	}
+}
+
+var (
+	jdbcMetaOnce sync.Once
+	jdbcMetaErr  error
+)
+
+// jdbcMeta runs testdata/JdbcMeta.java (compiled once) against the HS2 server at addr.
+func jdbcMeta(t *testing.T, addr, schema string) []string {
+	t.Helper()
+	classes := filepath.Join(workDir, "jdbcmeta-classes")
+	cp := filepath.Join(bridge.sparkHome, "jars", "*")
+	jdbcMetaOnce.Do(func() {
+		out, err := exec.Command("javac", "-d", classes, "-cp", cp, filepath.Join("testdata", "JdbcMeta.java")).CombinedOutput()
+		if err != nil {
+			jdbcMetaErr = fmt.Errorf("javac: %v\n%s", err, out)
+		}
+	})
+	if jdbcMetaErr != nil {
+		t.Fatal(jdbcMetaErr)
+	}
+	out := runClient(t, 5*time.Minute, "java", "-cp", classes+string(os.PathListSeparator)+cp, "JdbcMeta",
+		"jdbc:hive2://"+addr+"/default", "etl", schema)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }

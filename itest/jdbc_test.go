@@ -27,9 +27,9 @@ func TestHiveJDBC(t *testing.T) {
 		"catalog=spark_catalog",
 		"schema=default spark_catalog",
 		"table=" + table + " TABLE",
-		"column=i 4 INT 10 0 1",
-		"column=s 12 STRING 2147483647 0 2",
-		"column=d 3 DECIMAL(10,2) 10 2 3",
+		"column=i 4 INT 4 0 1",     // COLUMN_SIZE is Spark's default size in bytes, as on STS
+		"column=s 12 STRING 0 0 2", // null size: variable length
+		"column=d 3 DECIMAL(10,2) 8 2 3",
 		"primarykeys=6 false",
 		"object=1 boolean Boolean true",
 		"object=2 tinyint Byte 1",

@@ -93,6 +93,9 @@ func runMain(m *testing.M) (int, error) {
 	bridge = b
 	bridgeBin, workDir = bin, work
 	code := m.Run()
+	if stsStop != nil {
+		stsStop()
+	}
 	pids := b.enginePIDs()
 	ms := b.metastorePID()
 	if err := b.stop(); err != nil {

@@ -3,49 +3,93 @@ package itest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// startThriftServer starts Spark Thrift Server from the same pyspark install, on a free
-// loopback port, and stops it when the test ends.
-func startThriftServer(t *testing.T) string {
+// Spark Thrift Server from the same pyspark install, the reference the bridge is compared
+// with. One runs per package run, started on first use, attached to the main bridge's
+// metastore, so that both servers see the same databases and tables.
+var (
+	stsOnce sync.Once
+	stsAddr string
+	stsStop func()
+	stsErr  error
+)
+
+// sharedThriftServer returns the package's Spark Thrift Server address, starting it on first
+// use. runMain stops it.
+func sharedThriftServer(t *testing.T) string {
 	t.Helper()
+	stsOnce.Do(func() {
+		uri, err := bridgeMetastoreURI()
+		if err != nil {
+			stsErr = err
+			return
+		}
+		stsAddr, stsStop, stsErr = startThriftServer("spark.sql.catalogImplementation=hive",
+			"spark.hadoop.hive.metastore.uris="+uri, "spark.sql.warehouse.dir=file:"+filepath.Join(workDir, "data", "warehouse"))
+	})
+	if stsErr != nil {
+		t.Fatalf("Spark Thrift Server: %v", stsErr)
+	}
+	return stsAddr
+}
+
+// bridgeMetastoreURI reads the main bridge's metastore address from its log.
+func bridgeMetastoreURI() (string, error) {
+	m := regexp.MustCompile(`msg="metastore ready" addr="([^"]+)"`).FindStringSubmatch(bridge.log())
+	if m == nil {
+		return "", fmt.Errorf("the bridge logged no metastore address")
+	}
+	return "thrift://" + m[1], nil
+}
+
+// startThriftServer starts Spark Thrift Server on a free loopback port with extra confs and
+// returns its address and a function that stops it.
+func startThriftServer(conf ...string) (string, func(), error) {
 	dir, err := os.MkdirTemp(workDir, "sts-")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	port, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "sts.log"))
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(bridge.sparkHome, "bin", "spark-submit"), "--master", "local[2]", "--driver-memory", "1g",
+	args := []string{"--master", "local[2]", "--driver-memory", "1g",
 		"--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-		"--conf", "spark.ui.enabled=false", "--conf", "spark.sql.warehouse.dir="+filepath.Join(dir, "warehouse"),
-		"--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",
-		"--hiveconf", "hive.server2.thrift.port="+strconv.Itoa(port), "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
-		"spark-internal")
-	cmd.Dir = dir // Derby's metastore_db lands here
+		"--conf", "spark.ui.enabled=false", "--conf", "spark.sql.warehouse.dir=" + filepath.Join(dir, "warehouse"),
+		"--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1"}
+	for _, c := range conf {
+		args = append(args, "--conf", c)
+	}
+	args = append(args, "--hiveconf", "hive.server2.thrift.port="+strconv.Itoa(port),
+		"--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1", "spark-internal")
+	cmd := exec.Command(filepath.Join(bridge.sparkHome, "bin", "spark-submit"), args...)
+	cmd.Dir = dir // an embedded Derby metastore_db, if any, lands here
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
@@ -53,22 +97,23 @@ func startThriftServer(t *testing.T) string {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
-	})
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return addr
+			return addr, stop, nil
 		}
 		select {
 		case <-done:
 			log, _ := os.ReadFile(filepath.Join(dir, "sts.log"))
-			t.Fatalf("Spark Thrift Server exited during start:\n%s", tail(string(log), 30))
+			return "", nil, fmt.Errorf("Spark Thrift Server exited during start:\n%s", tail(string(log), 30))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("Spark Thrift Server did not listen within 3 minutes")
+			stop()
+			return "", nil, fmt.Errorf("Spark Thrift Server did not listen within 3 minutes")
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -95,7 +140,7 @@ func beelineFile(t *testing.T, addr, file string) []byte {
 // through the bridge and through Spark Thrift Server, and requires byte-identical beeline
 // output.
 func TestTypesMatchSparkThriftServer(t *testing.T) {
-	sts := startThriftServer(t)
+	sts := sharedThriftServer(t)
 	file, _ := filepath.Abs(filepath.Join("testdata", "types.sql"))
 	want := beelineFile(t, sts, file)
 	got := beelineFile(t, bridge.thriftAddr, file)

@@ -174,50 +174,60 @@ var decimalType = regexp.MustCompile(`^decimal\((\d+),\s*(\d+)\)$`)
 var charType = regexp.MustCompile(`^(var)?char\((\d+)\)$`)
 
 // SparkColumnType maps a Spark type string from the catalog (bigint, decimal(10,2),
-// array<int>, ...) to its GetColumns description.
+// array<int>, ...) to its GetColumns description, with Spark Thrift Server's numbers:
+// COLUMN_SIZE is the type's default size in bytes for booleans, numbers, datetimes and
+// intervals (a CHAR's length; a struct's, the sum of its fields' when all have one; else
+// null), DECIMAL_DIGITS is 0 for BOOLEAN and INT only, 7 for FLOAT, 15 for DOUBLE, a
+// decimal's scale and 6 for timestamps, and NUM_PREC_RADIX is 10 for numeric types.
 func SparkColumnType(t string) ColumnType {
 	t = strings.ToLower(strings.TrimSpace(t))
 	i32 := func(n int) any { return int32(n) }
+	size := func() any {
+		if n, ok := defaultSize(t); ok {
+			return i32(n)
+		}
+		return nil
+	}
 	switch t {
 	case "boolean":
-		return ColumnType{jdbcBoolean, "BOOLEAN", i32(1), nil, nil}
+		return ColumnType{jdbcBoolean, "BOOLEAN", size(), i32(0), nil}
 	case "tinyint", "byte":
-		return ColumnType{jdbcTinyInt, "TINYINT", i32(3), i32(0), i32(10)}
+		return ColumnType{jdbcTinyInt, "TINYINT", size(), nil, i32(10)}
 	case "smallint", "short":
-		return ColumnType{jdbcSmallInt, "SMALLINT", i32(5), i32(0), i32(10)}
+		return ColumnType{jdbcSmallInt, "SMALLINT", size(), nil, i32(10)}
 	case "int", "integer":
-		return ColumnType{jdbcInteger, "INT", i32(10), i32(0), i32(10)}
+		return ColumnType{jdbcInteger, "INT", size(), i32(0), i32(10)}
 	case "bigint", "long":
-		return ColumnType{jdbcBigInt, "BIGINT", i32(19), i32(0), i32(10)}
+		return ColumnType{jdbcBigInt, "BIGINT", size(), nil, i32(10)}
 	case "float", "real":
-		return ColumnType{jdbcFloat, "FLOAT", i32(7), i32(7), i32(10)}
+		return ColumnType{jdbcFloat, "FLOAT", size(), i32(7), i32(10)}
 	case "double":
-		return ColumnType{jdbcDouble, "DOUBLE", i32(15), i32(15), i32(10)}
+		return ColumnType{jdbcDouble, "DOUBLE", size(), i32(15), i32(10)}
 	case "string":
-		return ColumnType{jdbcVarchar, "STRING", i32(2147483647), nil, nil}
+		return ColumnType{jdbcVarchar, "STRING", nil, nil, nil}
 	case "binary":
-		return ColumnType{jdbcBinary, "BINARY", i32(2147483647), nil, nil}
+		return ColumnType{jdbcBinary, "BINARY", nil, nil, nil}
 	case "date":
-		return ColumnType{jdbcDate, "DATE", i32(10), nil, nil}
+		return ColumnType{jdbcDate, "DATE", size(), nil, nil}
 	case "timestamp", "timestamp_ltz":
-		return ColumnType{jdbcTimestamp, "TIMESTAMP", i32(29), i32(6), nil}
+		return ColumnType{jdbcTimestamp, "TIMESTAMP", size(), i32(6), nil}
 	case "timestamp_ntz":
-		return ColumnType{jdbcTimestamp, "TIMESTAMP_NTZ", i32(29), i32(6), nil}
+		return ColumnType{jdbcTimestamp, "TIMESTAMP_NTZ", size(), i32(6), nil}
 	case "void", "null":
-		return ColumnType{jdbcNull, "VOID", nil, nil, nil}
+		return ColumnType{jdbcNull, "VOID", size(), nil, nil}
 	}
 	if m := decimalType.FindStringSubmatch(t); m != nil {
 		p, _ := strconv.Atoi(m[1])
 		s, _ := strconv.Atoi(m[2])
-		return ColumnType{jdbcDecimal, fmt.Sprintf("DECIMAL(%d,%d)", p, s), i32(p), i32(s), i32(10)}
+		return ColumnType{jdbcDecimal, fmt.Sprintf("DECIMAL(%d,%d)", p, s), size(), i32(s), i32(10)}
 	}
 	if t == "decimal" {
-		return ColumnType{jdbcDecimal, "DECIMAL(10,0)", i32(10), i32(0), i32(10)}
+		return ColumnType{jdbcDecimal, "DECIMAL(10,0)", i32(8), i32(0), i32(10)}
 	}
 	if m := charType.FindStringSubmatch(t); m != nil {
 		n, _ := strconv.Atoi(m[2])
 		if m[1] != "" {
-			return ColumnType{jdbcVarchar, fmt.Sprintf("VARCHAR(%d)", n), i32(n), nil, nil}
+			return ColumnType{jdbcVarchar, fmt.Sprintf("VARCHAR(%d)", n), nil, nil, nil}
 		}
 		return ColumnType{jdbcChar, fmt.Sprintf("CHAR(%d)", n), i32(n), nil, nil}
 	}
@@ -227,11 +237,97 @@ func SparkColumnType(t string) ColumnType {
 	case strings.HasPrefix(t, "map<"):
 		return ColumnType{jdbcJavaObj, strings.ToUpper(t), nil, nil, nil}
 	case strings.HasPrefix(t, "struct<"):
-		return ColumnType{jdbcStruct, strings.ToUpper(t), nil, nil, nil}
+		return ColumnType{jdbcStruct, strings.ToUpper(t), size(), nil, nil}
 	case strings.HasPrefix(t, "interval"):
-		return ColumnType{jdbcOther, strings.ToUpper(t), nil, nil, nil}
+		return ColumnType{jdbcOther, strings.ToUpper(t), size(), nil, nil}
 	}
 	return ColumnType{jdbcOther, strings.ToUpper(t), nil, nil, nil}
+}
+
+// defaultSize is Spark's DataType.defaultSize for the types Spark Thrift Server reports a
+// COLUMN_SIZE for, given a lower-case type string.
+func defaultSize(t string) (int, bool) {
+	switch t {
+	case "boolean", "tinyint", "byte", "void", "null":
+		return 1, true
+	case "smallint", "short":
+		return 2, true
+	case "int", "integer", "float", "real", "date":
+		return 4, true
+	case "bigint", "long", "double", "timestamp", "timestamp_ltz", "timestamp_ntz":
+		return 8, true
+	case "interval":
+		return 16, true // CalendarIntervalType
+	}
+	if m := decimalType.FindStringSubmatch(t); m != nil {
+		if p, _ := strconv.Atoi(m[1]); p <= 18 {
+			return 8, true
+		}
+		return 16, true
+	}
+	if m := charType.FindStringSubmatch(t); m != nil && m[1] == "" {
+		n, _ := strconv.Atoi(m[2])
+		return n, true
+	}
+	if strings.HasPrefix(t, "interval year") || strings.HasPrefix(t, "interval month") {
+		return 4, true
+	}
+	if strings.HasPrefix(t, "interval ") {
+		return 8, true
+	}
+	if inner, ok := strings.CutPrefix(t, "struct<"); ok && strings.HasSuffix(inner, ">") {
+		sum := 0
+		for _, f := range splitTopLevel(strings.TrimSuffix(inner, ">")) {
+			_, ft, ok := strings.Cut(f, ":")
+			if !ok {
+				return 0, false
+			}
+			// A field may carry NOT NULL or COMMENT '...' after its type.
+			ft = strings.TrimSpace(ft)
+			if i := strings.Index(ft, " not null"); i > 0 {
+				ft = ft[:i]
+			}
+			if i := strings.Index(ft, " comment "); i > 0 {
+				ft = ft[:i]
+			}
+			n, ok := defaultSize(strings.TrimSpace(ft))
+			if !ok {
+				return 0, false
+			}
+			sum += n
+		}
+		return sum, true
+	}
+	return 0, false
+}
+
+// splitTopLevel splits a type list at the commas outside <>, () and quotes.
+func splitTopLevel(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '<' || c == '(':
+			depth++
+		case c == '>' || c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
 }
 
 // TypeInfoRows are the rows of GetTypeInfo: one per Spark SQL type.

@@ -30,18 +30,33 @@ func TestJDBCPattern(t *testing.T) {
 	}
 }
 
+// The numbers are Spark Thrift Server's (SparkGetColumnsOperation, checked against STS 4.3
+// in itest): default sizes in bytes, not JDBC precisions.
 func TestSparkColumnType(t *testing.T) {
 	cases := map[string]string{
-		"int":             "{4 INT 10 0 10}",
-		"bigint":          "{-5 BIGINT 19 0 10}",
-		"decimal(12,3)":   "{3 DECIMAL(12,3) 12 3 10}",
-		"string":          "{12 STRING 2147483647 <nil> <nil>}",
-		"varchar(20)":     "{12 VARCHAR(20) 20 <nil> <nil>}",
-		"char(3)":         "{1 CHAR(3) 3 <nil> <nil>}",
-		"array<int>":      "{2003 ARRAY<INT> <nil> <nil> <nil>}",
-		"map<string,int>": "{2000 MAP<STRING,INT> <nil> <nil> <nil>}",
-		"timestamp_ntz":   "{93 TIMESTAMP_NTZ 29 6 <nil>}",
-		"boolean":         "{16 BOOLEAN 1 <nil> <nil>}",
+		"int":                              "{4 INT 4 0 10}",
+		"bigint":                           "{-5 BIGINT 8 <nil> 10}",
+		"tinyint":                          "{-6 TINYINT 1 <nil> 10}",
+		"smallint":                         "{5 SMALLINT 2 <nil> 10}",
+		"float":                            "{6 FLOAT 4 7 10}",
+		"double":                           "{8 DOUBLE 8 15 10}",
+		"decimal(12,3)":                    "{3 DECIMAL(12,3) 8 3 10}",
+		"decimal(38,10)":                   "{3 DECIMAL(38,10) 16 10 10}",
+		"string":                           "{12 STRING <nil> <nil> <nil>}",
+		"binary":                           "{-2 BINARY <nil> <nil> <nil>}",
+		"varchar(20)":                      "{12 VARCHAR(20) <nil> <nil> <nil>}",
+		"char(3)":                          "{1 CHAR(3) 3 <nil> <nil>}",
+		"date":                             "{91 DATE 4 <nil> <nil>}",
+		"timestamp":                        "{93 TIMESTAMP 8 6 <nil>}",
+		"timestamp_ntz":                    "{93 TIMESTAMP_NTZ 8 6 <nil>}",
+		"boolean":                          "{16 BOOLEAN 1 0 <nil>}",
+		"array<int>":                       "{2003 ARRAY<INT> <nil> <nil> <nil>}",
+		"map<string,int>":                  "{2000 MAP<STRING,INT> <nil> <nil> <nil>}",
+		"struct<a:int,b:double>":           "{2002 STRUCT<A:INT,B:DOUBLE> 12 <nil> <nil>}",
+		"struct<a:int,b:struct<c:bigint>>": "{2002 STRUCT<A:INT,B:STRUCT<C:BIGINT>> 12 <nil> <nil>}",
+		"struct<a:int,s:string>":           "{2002 STRUCT<A:INT,S:STRING> <nil> <nil> <nil>}",
+		"interval year to month":           "{1111 INTERVAL YEAR TO MONTH 4 <nil> <nil>}",
+		"interval day to second":           "{1111 INTERVAL DAY TO SECOND 8 <nil> <nil>}",
 	}
 	for in, want := range cases {
 		if got := fmt.Sprint(SparkColumnType(in)); got != want {
