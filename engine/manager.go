@@ -28,12 +28,62 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // launch, watch and reaper goroutines
 
-	// mu guards slots, engines, sessions and closed.
+	// mu guards slots, engines, sessions, released and closed.
 	mu       sync.Mutex
 	slots    map[string]*slot     // by routing key: the engine new sessions of that key get
 	engines  map[*Engine]struct{} // every live engine, draining ones included
 	sessions map[string]*Session  // by session id
+	released releasedSessions     // recently closed session ids, never to be registered again
 	closed   bool
+}
+
+// releasedSessions remembers closed session ids for a while, in closing order, so that a
+// client's late call for a session it has just released (PySpark sends ReleaseExecute after
+// ReleaseSession at stop()) is forwarded to the engine, which answers for itself, instead of
+// registering the id as a new session that would then hold the engine for hours.
+type releasedSessions struct {
+	byID  map[string]releasedSession
+	order []string
+}
+
+type releasedSession struct {
+	user  string
+	place placement
+	eng   *Engine
+	at    time.Time
+}
+
+const (
+	releasedTTL = 10 * time.Minute
+	releasedMax = 4096
+)
+
+// add records id; the caller holds m.mu.
+func (r *releasedSessions) add(id string, e releasedSession) {
+	if r.byID == nil {
+		r.byID = map[string]releasedSession{}
+	}
+	if _, ok := r.byID[id]; !ok {
+		r.order = append(r.order, id)
+	}
+	r.byID[id] = e
+	for len(r.order) > 0 {
+		old, ok := r.byID[r.order[0]]
+		if ok && len(r.order) <= releasedMax && e.at.Sub(old.at) < releasedTTL {
+			break
+		}
+		delete(r.byID, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+// get returns the record of id if it is still fresh; the caller holds m.mu.
+func (r *releasedSessions) get(id string, now time.Time) (releasedSession, bool) {
+	e, ok := r.byID[id]
+	if !ok || now.Sub(e.at) >= releasedTTL {
+		return releasedSession{}, false
+	}
+	return e, true
 }
 
 // slot holds the engine of one key, or the launch that will produce it.
@@ -116,6 +166,9 @@ func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error
 	if join {
 		return nil, newError(KindNotFound, nil, "no open session %s to join", id)
 	}
+	if s, err := m.releasedSession(req, id); s != nil || err != nil {
+		return s, err
+	}
 	p, err := m.place(req, id)
 	if err != nil {
 		return nil, err
@@ -148,6 +201,30 @@ func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error
 	eng.addSession()
 	m.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"user": req.User, "session": id, "engine": eng.ID, "key": p.key, "protocol": req.Protocol}).Info("session opened")
+	return s, nil
+}
+
+// releasedSession returns, for a call on a session that was closed moments ago, a session
+// bound to the same engine that is not registered: the call reaches the engine, which
+// knows the session is gone, and nothing here counts it as open.
+func (m *Manager) releasedSession(req SessionRequest, id string) (*Session, error) {
+	m.mu.Lock()
+	e, ok := m.released.get(id, time.Now())
+	m.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	if e.user != req.User {
+		return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", id)
+	}
+	if !e.eng.alive() {
+		return nil, newError(KindNotFound, nil, "session %s was closed", id)
+	}
+	done := make(chan struct{})
+	close(done)
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Created: e.at, m: m, place: e.place, eng: e.eng,
+		holders: 1, ops: map[string]*Operation{}, done: done}
+	s.touch()
 	return s, nil
 }
 
@@ -424,6 +501,7 @@ func (m *Manager) forget(s *Session) {
 	}
 	delete(m.sessions, s.ID)
 	eng := s.engine()
+	m.released.add(s.ID, releasedSession{user: s.User, place: s.place, eng: eng, at: time.Now()})
 	m.mu.Unlock()
 	eng.removeSession()
 	select {

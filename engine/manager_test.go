@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -331,5 +332,65 @@ func TestSessionCloseReleasesEngineSession(t *testing.T) {
 	}
 	if n := len(m.Sessions()); n != 0 {
 		t.Fatalf("%d sessions after Close, want 0", n)
+	}
+}
+
+// A call on a session its client has just released (PySpark's ReleaseExecute after
+// ReleaseSession) reaches the engine but does not register the session again: the engine
+// stays idle, and the user's session count does not grow.
+func TestReleasedSessionIsNotRegisteredAgain(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := newTestManager(t, l)
+	const id = "0f6f2a4e-7d3b-4f55-9a2a-55c1d3a1e0b7"
+	s, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Detach()
+	if n := len(m.Sessions()); n != 0 {
+		t.Fatalf("%d sessions after the release, want 0", n)
+	}
+	late, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	if err != nil {
+		t.Fatalf("late call on a released session: %v", err)
+	}
+	if late.EngineID() != s.EngineID() {
+		t.Errorf("late call routed to engine %s, want the session's engine %s", late.EngineID(), s.EngineID())
+	}
+	if n := len(m.Sessions()); n != 0 {
+		t.Fatalf("the released session was registered again: %d sessions", n)
+	}
+	for _, e := range m.Engines() {
+		if e.Sessions != 0 {
+			t.Fatalf("engine %s counts %d sessions after the release", e.ID, e.Sessions)
+		}
+	}
+	late.Detach() // a second release is harmless
+	if _, err := m.AttachSession(context.Background(), "bob", id, "connect"); !IsPermissionDenied(err) {
+		t.Fatalf("bob on alice's released session: err = %v, want permission denied", err)
+	}
+	if l.launches.Load() != 1 {
+		t.Fatalf("%d launches, want 1", l.launches.Load())
+	}
+}
+
+func TestReleasedSessionsAreBounded(t *testing.T) {
+	var r releasedSessions
+	now := time.Now()
+	for i := 0; i < releasedMax+10; i++ {
+		r.add(fmt.Sprint("id-", i), releasedSession{user: "u", at: now})
+	}
+	if len(r.byID) != releasedMax || len(r.order) != releasedMax {
+		t.Fatalf("%d ids and %d in order, want %d", len(r.byID), len(r.order), releasedMax)
+	}
+	r.add("fresh", releasedSession{user: "u", at: now.Add(releasedTTL)})
+	if len(r.byID) != 1 {
+		t.Fatalf("%d ids after the TTL passed, want 1", len(r.byID))
+	}
+	if _, ok := r.get("fresh", now.Add(releasedTTL)); !ok {
+		t.Fatal("fresh entry missing")
+	}
+	if _, ok := r.get("fresh", now.Add(2*releasedTTL)); ok {
+		t.Fatal("entry still returned after its TTL")
 	}
 }

@@ -433,7 +433,7 @@ func jdbcMeta(t *testing.T, addr, schema string) []string {
 	out := runClient(t, 5*time.Minute, "java", "-cp", classes+string(os.PathListSeparator)+cp, "JdbcMeta",
 		"jdbc:hive2://"+addr+"/default", "etl", schema)
 	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		if l != "" {
 			lines = append(lines, l)
 		}
