@@ -28,6 +28,12 @@ func FuzzConnection(f *testing.F) {
 	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslOK, "\x00u\x00p")...), 0, 0, 0, 4, 0x80, 0x01, 0, 1))
 	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslOK, "\x00u\x00p")...), 0xff, 0xff, 0xff, 0xff))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	// From the hardening report: a short SASL frame (once a zero-filled phantom frame parsed
+	// as endless messages), a declared 8.4M-entry configuration map, a 256 MiB frame header.
+	f.Add(append(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslComplete, "\x00m\x00p")...), 0, 0, 0x03, 0xe8), 0x80, 0x01, 0, 1))
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 11, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1,
+		0x0c, 0, 1, 0x0d, 0, 4, 0x0b, 0x0b, 0x00, 0x80, 0x2c, 0x40})
+	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslComplete, "\x00m\x00p")...), 0x0f, 0xff, 0xff, 0xff))
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	cfg := DefaultConfig()

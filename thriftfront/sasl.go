@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -167,13 +168,31 @@ func (t *saslTransport) readFrame() error {
 		return thrift.NewTTransportException(thrift.UNKNOWN_TRANSPORT_EXCEPTION,
 			fmt.Sprintf("frame of %d bytes exceeds the %d-byte limit", n, t.maxFrame))
 	}
-	if cap(t.rbuf) < n {
-		t.rbuf = make([]byte, n)
+	// The buffer grows as the frame's bytes arrive, doubling from 64 KiB: a header that
+	// declares a huge frame costs nothing until its bytes are really sent. The frame is
+	// set only once whole, so a short read leaves no half-filled frame behind.
+	t.frame = nil
+	buf := t.rbuf[:0]
+	for len(buf) < n {
+		chunk := max(len(buf), 64<<10)
+		chunk = min(chunk, n-len(buf))
+		buf = slices.Grow(buf, chunk)
+		if _, err := io.ReadFull(t.r, buf[len(buf):len(buf)+chunk]); err != nil {
+			return err
+		}
+		buf = buf[:len(buf)+chunk]
 	}
-	t.frame = t.rbuf[:n]
-	_, err := io.ReadFull(t.r, t.frame)
-	return err
+	if cap(buf) <= maxKeptFrameBuffer {
+		t.rbuf = buf
+	} else {
+		t.rbuf = nil // one huge request does not pin its memory for the connection's life
+	}
+	t.frame = buf
+	return nil
 }
+
+// maxKeptFrameBuffer bounds the read buffer a connection keeps between frames.
+const maxKeptFrameBuffer = 1 << 20
 
 func (t *saslTransport) Write(p []byte) (int, error) {
 	t.wbuf = append(t.wbuf, p...)

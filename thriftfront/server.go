@@ -145,6 +145,7 @@ func (s *Server) serveConn(conn net.Conn) {
 
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
 	prot := thrift.NewTBinaryProtocolConf(trans, conf)
+	in := newBoundedProtocol(prot, trans)
 	proc := newProcessor(s.handler)
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)
@@ -153,16 +154,13 @@ func (s *Server) serveConn(conn net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	for {
-		ok, err := processOne(ctx, proc, prot)
+		ok, err := processOne(ctx, proc, in, prot)
 		if err != nil {
-			var ae thrift.TApplicationException
-			if errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD {
-				log.WithError(err).Info("unknown method")
-				continue
-			}
 			if isClientGone(err) {
 				return
 			}
+			// Any protocol error, an unknown method included, ends the connection: after
+			// one, the rest of the stream cannot be trusted to be framed as messages.
 			log.WithError(err).Warn("closing connection: protocol error")
 			return
 		}
@@ -173,13 +171,13 @@ func (s *Server) serveConn(conn net.Conn) {
 }
 
 // processOne handles one request. A panic in a handler ends this connection, not the bridge.
-func processOne(ctx context.Context, proc thrift.TProcessor, prot thrift.TProtocol) (ok bool, err error) {
+func processOne(ctx context.Context, proc thrift.TProcessor, in, out thrift.TProtocol) (ok bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok, err = false, fmt.Errorf("internal error while handling a request: %v", r)
 		}
 	}()
-	return proc.Process(ctx, prot, prot)
+	return proc.Process(ctx, in, out)
 }
 
 // isClientGone reports a normal disconnect, which is not worth a log line.

@@ -1,0 +1,191 @@
+package thriftfront
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/sirupsen/logrus"
+)
+
+// countingHook counts the log lines a server writes.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (h *countingHook) Fire(*logrus.Entry) error {
+	h.n.Add(1)
+	return nil
+}
+
+// hardenedServer is a server with no engines whose log lines are counted.
+func hardenedServer(t *testing.T) (*Server, *countingHook) {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &countingHook{}
+	log.AddHook(hook)
+	cfg := DefaultConfig()
+	cfg.HandshakeTimeout = 5 * time.Second
+	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
+	return NewServer(cfg, h, logrus.NewEntry(log)), hook
+}
+
+// serveInput runs one server connection fed with in. With closeWrite the client then
+// half-closes; otherwise it stays connected, so only the server can end the connection. It
+// returns once the server has closed the connection, failing the test after 10 s.
+func serveInput(t *testing.T, srv *Server, in []byte, closeWrite bool) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.serveConn(server); close(done) }()
+	go func() {
+		_, _ = client.Write(in)
+		if closeWrite {
+			_ = client.(*net.TCPConn).CloseWrite()
+		}
+	}()
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.Copy(io.Discard, client)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server kept the connection open")
+	}
+}
+
+// saslPrefix is a complete SASL PLAIN negotiation.
+func saslPrefix() []byte {
+	return append(saslMsg(saslStart, "PLAIN"), saslMsg(saslComplete, "\x00mallory\x00pw")...)
+}
+
+func frame(payload []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
+	return append(out, payload...)
+}
+
+// callMessage encodes a CALL of method whose argument struct body is written by args.
+func callMessage(t *testing.T, method string, args func(p thrift.TProtocol)) []byte {
+	t.Helper()
+	var buf thrift.TMemoryBuffer
+	buf.Buffer = new(bytes.Buffer)
+	p := thrift.NewTBinaryProtocolConf(&buf, &thrift.TConfiguration{})
+	ctx := context.Background()
+	_ = p.WriteMessageBegin(ctx, method, thrift.CALL, 1)
+	_ = p.WriteStructBegin(ctx, "args")
+	if args != nil {
+		args(p)
+	}
+	_ = p.WriteFieldStop(ctx)
+	_ = p.WriteStructEnd(ctx)
+	_ = p.WriteMessageEnd(ctx)
+	_ = p.Flush(ctx)
+	return buf.Bytes()
+}
+
+// A frame whose header promises more bytes than arrive must not leave a zero-filled frame
+// behind to be parsed as endless empty-named messages (55 bytes once spun a core for
+// minutes and wrote 18 million log lines).
+func TestShortFrameEndsConnection(t *testing.T) {
+	srv, hook := hardenedServer(t)
+	in := append(saslPrefix(), 0, 0, 0x03, 0xe8) // a 1000-byte frame ...
+	in = append(in, 0x80, 0x01, 0x00, 0x01)       // ... of which 4 bytes arrive
+	serveInput(t, srv, in, true)
+	if n := hook.n.Load(); n > 10 {
+		t.Fatalf("%d log lines for one short frame", n)
+	}
+}
+
+// An unknown method ends the connection after one log line, however many follow.
+func TestUnknownMethodsEndConnection(t *testing.T) {
+	srv, hook := hardenedServer(t)
+	in := saslPrefix()
+	for i := 0; i < 1000; i++ {
+		in = append(in, frame(callMessage(t, "NoSuchMethod", nil))...)
+	}
+	serveInput(t, srv, in, false)
+	if n := hook.n.Load(); n > 10 {
+		t.Fatalf("%d log lines for a stream of unknown methods", n)
+	}
+	// NOSASL: the same.
+	srv, hook = hardenedServer(t)
+	in = nil
+	for i := 0; i < 1000; i++ {
+		in = append(in, callMessage(t, "NoSuchMethod", nil)...)
+	}
+	serveInput(t, srv, in, false)
+	if n := hook.n.Load(); n > 10 {
+		t.Fatalf("%d log lines for a NOSASL stream of unknown methods", n)
+	}
+}
+
+// allocatedBy returns the bytes the process allocated while f ran.
+func allocatedBy(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Declared sizes cost nothing until their bytes arrive: a map that claims millions of
+// entries, a list likewise, and a frame header that claims 256 MiB.
+func TestDeclaredSizeBombs(t *testing.T) {
+	mapBomb := func(t *testing.T) []byte {
+		return callMessage(t, "OpenSession", func(p thrift.TProtocol) {
+			ctx := context.Background()
+			_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
+			_ = p.WriteStructBegin(ctx, "TOpenSessionReq")
+			_ = p.WriteFieldBegin(ctx, "configuration", thrift.MAP, 4)
+			_ = p.WriteMapBegin(ctx, thrift.STRING, thrift.STRING, 8_400_000)
+		})
+	}
+	listBomb := func(t *testing.T) []byte {
+		return callMessage(t, "GetTables", func(p thrift.TProtocol) {
+			ctx := context.Background()
+			_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
+			_ = p.WriteStructBegin(ctx, "TGetTablesReq")
+			_ = p.WriteFieldBegin(ctx, "tableTypes", thrift.LIST, 5)
+			_ = p.WriteListBegin(ctx, thrift.STRING, 30_000_000)
+		})
+	}
+	// The frame bomb's sender then leaves; the others stay connected, so that only the
+	// server can end their connections.
+	cases := map[string]func(t *testing.T) []byte{
+		"nosasl map":  mapBomb,
+		"nosasl list": listBomb,
+		"sasl map":    func(t *testing.T) []byte { return append(saslPrefix(), frame(mapBomb(t))...) },
+		"sasl list":   func(t *testing.T) []byte { return append(saslPrefix(), frame(listBomb(t))...) },
+		"sasl frame":  func(t *testing.T) []byte { return append(saslPrefix(), 0x0f, 0xff, 0xff, 0xff, 0x80, 0x01) },
+	}
+	for name, input := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := hardenedServer(t)
+			in := input(t)
+			got := allocatedBy(func() { serveInput(t, srv, in, name == "sasl frame") })
+			if got > 16<<20 {
+				t.Fatalf("%d input bytes made the server allocate %d MiB", len(in), got>>20)
+			}
+		})
+	}
+}
