@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,7 +109,7 @@ func callMessage(t *testing.T, method string, args func(p thrift.TProtocol)) []b
 func TestShortFrameEndsConnection(t *testing.T) {
 	srv, hook := hardenedServer(t)
 	in := append(saslPrefix(), 0, 0, 0x03, 0xe8) // a 1000-byte frame ...
-	in = append(in, 0x80, 0x01, 0x00, 0x01)       // ... of which 4 bytes arrive
+	in = append(in, 0x80, 0x01, 0x00, 0x01)      // ... of which 4 bytes arrive
 	serveInput(t, srv, in, true)
 	if n := hook.n.Load(); n > 10 {
 		t.Fatalf("%d log lines for one short frame", n)
@@ -188,4 +189,107 @@ func TestDeclaredSizeBombs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flakyListener fails its first accepts with EMFILE, as a process out of file descriptors
+// sees, then accepts for real.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
+}
+
+// Running out of file descriptors does not stop the accept loop; the flood of errors
+// becomes a few log lines.
+func TestAcceptSurvivesEMFILE(t *testing.T) {
+	srv, hook := hardenedServer(t)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &flakyListener{Listener: inner}
+	ln.fails.Store(12)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The server answers the connection once the errors are over: a NOSASL message with
+	// an unknown method gets an exception reply.
+	if _, err := c.Write(callMessage(t, "Ping", nil)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var b [1]byte
+	if _, err := c.Read(b[:]); err != nil {
+		t.Fatalf("no answer after the accept errors: %v", err)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v on EMFILE", err)
+	default:
+	}
+	if n := hook.n.Load(); n > 3 {
+		t.Errorf("%d log lines for 12 accept errors", n)
+	}
+	inner.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+}
+
+// Over the connection limit, a SASL client is told why.
+func TestConnectionLimitRefusesClearly(t *testing.T) {
+	srv, _ := hardenedServer(t)
+	srv.cfg.MaxConnections = 2
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { _ = srv.Serve(ln) }()
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		srv.mu.Lock()
+		n := len(srv.conns)
+		srv.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections registered, want 2", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(saslMsg(saslStart, "PLAIN")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, msg, err := readSASLMessage(c)
+	if err != nil || status != saslBad || !bytes.Contains(msg, []byte("too many connections")) {
+		t.Fatalf("over the limit: status %d, %q, %v; want BAD naming the limit", status, msg, err)
+	}
+	srv.Close()
 }

@@ -27,6 +27,9 @@ type Config struct {
 	ServerProtocol hiveserver.TProtocolVersion
 	// DefaultFetchSize is echoed to clients as hive.server2.thrift.resultset.default.fetch.size.
 	DefaultFetchSize int
+	// MaxConnections bounds the binary transport's open connections; 0 means no limit.
+	// A connection over it is refused at once, with a SASL BAD message naming the limit.
+	MaxConnections int
 	// Auth checks SASL PLAIN credentials; nil means auth.None. A provider that does not
 	// trust clients also refuses NOSASL connections, which carry no credentials.
 	Auth auth.Provider
@@ -37,6 +40,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxFrameSize:     256 << 20,
 		HandshakeTimeout: 30 * time.Second,
+		MaxConnections:   4096,
 		ServerProtocol:   hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V11,
 		DefaultFetchSize: 10000,
 		Auth:             auth.None{},
@@ -56,6 +60,45 @@ type Server struct {
 	// mu guards conns.
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+
+	acceptErrs, refused rateLimited // log floods become one line per interval with a count
+}
+
+// refuseConn tells a client the server is full: a SASL BAD message, which Hive JDBC and
+// PyHive show as the reason, for a client that starts SASL; a closed connection otherwise.
+func refuseConn(conn net.Conn, msg string) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	var first [1]byte
+	if n, _ := conn.Read(first[:]); n == 1 && first[0] == saslStart {
+		_ = writeSASLMessage(conn, saslBad, []byte(msg))
+	}
+}
+
+// rateLimited logs at most one line per interval for one cause, counting the rest.
+type rateLimited struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+const logInterval = 10 * time.Second
+
+func (r *rateLimited) log(e *logrus.Entry, msg string) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.last) < logInterval {
+		r.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	r.mu.Unlock()
+	if n > 0 {
+		e = e.WithField("suppressed", n)
+	}
+	e.Warn(msg)
 }
 
 // NewServer returns a Server that serves handler.
@@ -64,22 +107,34 @@ func NewServer(cfg Config, handler *Handler, log *logrus.Entry) *Server {
 	return &Server{cfg: cfg, handler: handler, log: log.WithField("component", "thriftfront"), ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 }
 
-// Serve accepts connections on ln until ln is closed.
+// Serve accepts connections on ln until ln is closed. Accept errors other than a closed
+// listener (out of file descriptors, an aborted handshake) never stop it: it backs off,
+// up to a second, and keeps serving the connections it has.
 func (s *Server) Serve(ln net.Listener) error {
+	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.acceptErrs.log(s.log.WithError(err).WithField("retry_in", backoff), "accept failed; retrying")
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return nil
 			}
-			return err
+			continue
 		}
+		backoff = 0
 		s.mu.Lock()
+		if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
+			s.mu.Unlock()
+			s.refused.log(s.log.WithField("limit", s.cfg.MaxConnections), "connection refused: the HiveServer2 binary port is at its connection limit")
+			go refuseConn(conn, fmt.Sprintf("sparkbridge: too many connections (limit %d); try again later", s.cfg.MaxConnections))
+			continue
+		}
 		s.conns[conn] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)

@@ -107,6 +107,7 @@ func run() error {
 	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
+	flag.IntVar(&tcfg.MaxConnections, "thrift-max-connections", tcfg.MaxConnections, "open connections the HiveServer2 binary port accepts before refusing new ones (0: no limit)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
 
@@ -156,6 +157,8 @@ func run() error {
 	// gRPC reports rejected connections (bad preface, garbage) as warnings: keep those.
 	grpclog.SetLoggerV2(grpclog.NewLoggerV2(logrus.StandardLogger().WriterLevel(logrus.DebugLevel),
 		logrus.StandardLogger().WriterLevel(logrus.WarnLevel), logrus.StandardLogger().WriterLevel(logrus.ErrorLevel)))
+
+	raiseFDLimit(log)
 
 	if ecfg.SparkHome == "" {
 		return errors.New("no Spark installation: pass -spark-home or set SPARK_HOME (make run does this)")
@@ -308,4 +311,24 @@ func run() error {
 	_ = mgr.Close(ctx)
 	log.Info("sparkbridge stopped")
 	return serveErr
+}
+
+// raiseFDLimit lifts the soft open-files limit to the hard one: every client connection
+// and every engine channel is a descriptor, and the usual soft limit of 1024 is a few
+// hundred idle clients.
+func raiseFDLimit(log *logrus.Entry) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur >= lim.Max {
+		return
+	}
+	old := lim.Cur
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		log.WithError(err).Warn("cannot raise the open-files limit")
+		return
+	}
+	log.WithFields(logrus.Fields{"from": old, "to": lim.Max}).Debug("raised the open-files limit")
 }
