@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/sparkbridge/sparkbridge/auth"
 	"google.golang.org/grpc/status"
@@ -62,6 +63,7 @@ type Server struct {
 	sessions Sessions
 	log      *logrus.Entry
 	grpc     *grpc.Server
+	abort    *abortable
 }
 
 var _ connect.SparkConnectServiceServer = (*Server)(nil)
@@ -71,8 +73,10 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 	if cfg.Auth == nil {
 		cfg.Auth = auth.None{}
 	}
-	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront")}
+	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront"), abort: newAbortable()}
 	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.abort.unary),
+		grpc.ChainStreamInterceptor(s.abort.stream),
 		grpc.ForceServerCodecV2(newFrameCodec()),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
@@ -95,6 +99,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.grpc.Serve(prefaceListener{Listener: ln, log: s.log})
 }
 
+// Abort cancels every call in flight; each returns ABORTED, saying the bridge is going
+// away, so that clients fail at once instead of retrying. The listener keeps serving until
+// Stop: during a drain it is left open, so that clients can finish work already begun.
+func (s *Server) Abort() { s.abort.cancel() }
+
 // GracefulStop stops accepting and waits for in-flight calls; Stop cancels them.
 func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
 
@@ -116,6 +125,9 @@ func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (string,
 	}
 	if token == "" && !s.cfg.Auth.TrustsClients() {
 		return "", status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...)")
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		ctx = auth.WithClientAddr(ctx, p.Addr.String())
 	}
 	id, err := s.cfg.Auth.Token(ctx, token, uc.GetUserId())
 	if err != nil {
@@ -210,6 +222,9 @@ func toStatus(err error) error {
 		code = codes.InvalidArgument
 	case engine.KindResourceExhausted:
 		code = codes.ResourceExhausted
+	case engine.KindShuttingDown:
+		// Not UNAVAILABLE either: PySpark retries that for ten minutes.
+		code = codes.Aborted
 	case engine.KindEngineLost:
 		// Not UNAVAILABLE: clients retry that, and a retry cannot bring the lost work back.
 		code = codes.Aborted

@@ -25,6 +25,9 @@ const (
 	// KindEngineLost means the engine serving a call died during it. Retrying the same call
 	// is pointless; the next one runs on a new engine.
 	KindEngineLost
+	// KindShuttingDown means the bridge is draining for shutdown and starts nothing new.
+	// Clients should not retry against this bridge.
+	KindShuttingDown
 )
 
 func (k Kind) String() string {
@@ -41,6 +44,8 @@ func (k Kind) String() string {
 		return "resource exhausted"
 	case KindEngineLost:
 		return "engine lost"
+	case KindShuttingDown:
+		return "shutting down"
 	default:
 		return "internal"
 	}

@@ -34,6 +34,7 @@ type Manager struct {
 	engines  map[*Engine]struct{} // every live engine, draining ones included
 	sessions map[string]*Session  // by session id
 	released releasedSessions     // recently closed session ids, never to be registered again
+	draining bool                 // Drain was called: no new sessions
 	closed   bool
 }
 
@@ -131,6 +132,32 @@ func NewManager(cfg Config, l Launcher, log *logrus.Entry) *Manager {
 
 var errClosed = newError(KindUnavailable, nil, "the bridge is shutting down")
 
+// errDraining refuses a new session during shutdown. Not KindUnavailable: clients retry
+// that for minutes against a bridge that is going away.
+var errDraining = newError(KindShuttingDown, nil, "the bridge is shutting down and opens no new sessions; connect again (to another bridge, or to this one once restarted)")
+
+// Drain stops new sessions: Open fails for any session id it does not know. Sessions
+// already open keep working until Close, so that their running work can finish.
+func (m *Manager) Drain() {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+}
+
+// Quiet reports whether no session has an operation and none has been used for the last
+// quiet period: during a drain, the moment nothing is in flight. The quiet period covers
+// the gaps between the several calls one client query makes (PySpark's AnalyzePlan, then
+// ExecutePlan; an HS2 client's polls and fetches).
+func (m *Manager) Quiet(quiet time.Duration) bool {
+	cutoff := time.Now().Add(-quiet)
+	for _, s := range m.Sessions() {
+		if len(s.Operations) > 0 || s.LastUsed.After(cutoff) {
+			return false
+		}
+	}
+	return true
+}
+
 // OpenSession starts a new session for user on the engine its share level routes it to,
 // launching the engine if needed.
 func (m *Manager) OpenSession(ctx context.Context, user, protocol string) (*Session, error) {
@@ -168,6 +195,12 @@ func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error
 	}
 	if s, err := m.releasedSession(req, id); s != nil || err != nil {
 		return s, err
+	}
+	m.mu.Lock()
+	draining := m.draining
+	m.mu.Unlock()
+	if draining {
+		return nil, errDraining
 	}
 	p, err := m.place(req, id)
 	if err != nil {

@@ -394,3 +394,36 @@ func TestReleasedSessionsAreBounded(t *testing.T) {
 		t.Fatal("entry still returned after its TTL")
 	}
 }
+
+// During a drain, open sessions keep working and new ones are refused as shutting down;
+// Quiet reports when no session has work or recent calls.
+func TestDrainRefusesNewSessionsOnly(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := newTestManager(t, l)
+	const id = "6b1d1a0c-2b8e-4f6e-8a57-0d8c4a0f6a11"
+	s, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.StartOperation("op-1", "connect", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Drain()
+	if again, err := m.AttachSession(context.Background(), "alice", id, "connect"); err != nil || again != s {
+		t.Fatalf("an open session during the drain: %v", err)
+	}
+	if _, err := m.OpenSession(context.Background(), "bob", "thrift"); KindOf(err) != KindShuttingDown {
+		t.Fatalf("a new session during the drain: err = %v, want shutting down", err)
+	}
+	if m.Quiet(0) {
+		t.Fatal("Quiet with an operation running")
+	}
+	op.End()
+	if m.Quiet(time.Hour) {
+		t.Fatal("Quiet although the session was used moments ago")
+	}
+	if !m.Quiet(0) {
+		t.Fatal("not Quiet with no operation and no quiet period")
+	}
+}

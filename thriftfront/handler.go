@@ -73,8 +73,8 @@ func newUUID() uuid.UUID { return uuid.New() }
 // checkPassword validates SASL PLAIN credentials with the auth provider. With auth mode
 // NONE, as in HiveServer2, every user and password is accepted and the user name is the
 // identity.
-func (h *Handler) checkPassword(c plainCredentials) error {
-	_, err := h.cfg.Auth.Password(context.Background(), c.User, c.Password)
+func (h *Handler) checkPassword(ctx context.Context, c plainCredentials) error {
+	_, err := h.cfg.Auth.Password(ctx, c.User, c.Password)
 	return err
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
@@ -104,7 +105,7 @@ func (x *HTTPHandler) basicUser(r *http.Request) (string, error) {
 		}
 		return "", errors.New("HTTP Basic authentication required")
 	}
-	id, err := x.h.cfg.Auth.Password(r.Context(), user, pass)
+	id, err := x.h.cfg.Auth.Password(auth.WithClientAddr(r.Context(), r.RemoteAddr), user, pass)
 	if err != nil {
 		return "", errors.New("authentication failed")
 	}

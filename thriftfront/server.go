@@ -179,7 +179,10 @@ func (s *Server) serveConn(conn net.Conn) {
 	ci := &connInfo{remote: conn.RemoteAddr().String()}
 	switch first[0] {
 	case saslStart:
-		creds, err := saslHandshake(br, conn, s.handler.checkPassword)
+		// The check, a failed-attempt backoff included, ends with the handshake deadline.
+		actx, cancel := context.WithTimeout(auth.WithClientAddr(s.ctx, conn.RemoteAddr().String()), s.cfg.HandshakeTimeout)
+		creds, err := saslHandshake(br, conn, func(c plainCredentials) error { return s.handler.checkPassword(actx, c) })
+		cancel()
 		if err != nil {
 			log.WithError(err).Warn("closing connection: SASL negotiation failed")
 			return
@@ -211,8 +214,8 @@ func (s *Server) serveConn(conn net.Conn) {
 	for {
 		ok, err := processOne(ctx, proc, in, prot)
 		if err != nil {
-			if isClientGone(err) {
-				return
+			if isClientGone(err) || s.ctx.Err() != nil {
+				return // a client leaving, or the shutdown closing an idle connection
 			}
 			// Any protocol error, an unknown method included, ends the connection: after
 			// one, the rest of the stream cannot be trusted to be framed as messages.

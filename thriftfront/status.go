@@ -79,7 +79,7 @@ func toWire(err error) *wireError {
 		return out
 	}
 	switch {
-	case engine.IsUnavailable(err), engine.IsEngineLost(err):
+	case engine.IsUnavailable(err), engine.IsEngineLost(err), engine.KindOf(err) == engine.KindShuttingDown:
 		return &wireError{msg: err.Error(), sqlState: "08S01", code: codeUnavailable}
 	case engine.IsNotFound(err):
 		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidHandle}

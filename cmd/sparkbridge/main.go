@@ -16,12 +16,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/metastore"
@@ -86,6 +88,9 @@ func run() error {
 	flag.DurationVar(&ecfg.IdleTimeout, "engine-idle-timeout", ecfg.IdleTimeout, "stop an engine with no sessions after this long (0: never)")
 	flag.DurationVar(&ecfg.MaxLifetime, "engine-max-lifetime", 0, "drain an engine after this long (0: never)")
 	flag.BoolVar(&ecfg.ProxyUser, "proxy-user", false, "launch engines with --proxy-user set to the user they serve")
+	gcfg := auth.DefaultGuardConfig()
+	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
+	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
 	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file)")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
@@ -173,10 +178,13 @@ func run() error {
 		return err
 	}
 
-	provider, err := authProvider(*authMode, *usersFile)
+	inner, err := authProvider(*authMode, *usersFile)
 	if err != nil {
 		return err
 	}
+	// Every check goes through the guard: a per-address backoff after failures, before
+	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
+	provider := auth.NewGuard(inner, gcfg, log)
 	tcfg.Auth, ccfg.Auth = provider, provider
 	ccfg.MaxMessageSize, ecfg.MaxMessageSize = *maxMsg, *maxMsg
 	ccfg.ProtectedConf = append(ccfg.ProtectedConf, *protect...)
@@ -287,24 +295,64 @@ func run() error {
 		log.WithError(serveErr).Error("a listener failed; shutting down")
 	}
 
-	// Phase one: stop accepting and let in-flight calls finish for the grace period.
+	// Phase one, the drain: no new connections on the binary port and no new sessions on
+	// any transport, but the HTTP and Spark Connect listeners stay open and every open
+	// session keeps working, so that work already begun (an HS2 client's polls and fetches,
+	// PySpark's follow-up calls) can finish. It ends when nothing has been in flight for a
+	// second, or when the grace period is over.
+	mgr.Drain()
 	tln.Close()
-	if hsrv != nil {
-		hctx, hcancel := context.WithTimeout(context.Background(), *grace)
-		_ = hsrv.Shutdown(hctx)
-		hcancel()
+	drainStart := time.Now()
+	for !mgr.Quiet(time.Second) && time.Since(drainStart) < *grace {
+		select {
+		case <-sig:
+			log.Warn("second signal: ending the drain now")
+			drainStart = time.Time{}
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	done := make(chan struct{})
-	go func() { csrv.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(*grace):
-		log.Warn("grace period over; cancelling remaining Spark Connect calls")
-		csrv.Stop()
-		<-done
+	log.WithField("took", time.Since(drainStart).Round(time.Millisecond)).Info("drain over")
+	for _, s := range mgr.Sessions() {
+		if len(s.Operations) == 0 {
+			continue
+		}
+		kinds := make([]string, 0, len(s.Operations))
+		for _, op := range s.Operations {
+			kinds = append(kinds, op.Kind+":"+op.State)
+		}
+		log.WithFields(logrus.Fields{"user": s.User, "protocol": s.Protocol, "session": s.ID, "operations": strings.Join(kinds, ",")}).
+			Warn("cutting off a session with work in flight at shutdown")
 	}
-	// Phase two: cut the remaining Thrift connections and stop every engine.
+
+	// Phase two, on every listener at once: cut off what is left. Spark Connect calls end
+	// with ABORTED (clients must not retry), HTTP requests in flight get a moment to
+	// return, binary connections close.
+	csrv.Abort()
+	var stopping sync.WaitGroup
+	stopping.Add(2)
+	go func() {
+		defer stopping.Done()
+		done := make(chan struct{})
+		go func() { csrv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			csrv.Stop()
+			<-done
+		}
+	}()
+	go func() {
+		defer stopping.Done()
+		if hsrv != nil {
+			hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = hsrv.Shutdown(hctx)
+			hcancel()
+			_ = hsrv.Close()
+		}
+	}()
 	tsrv.Close()
+	stopping.Wait()
+	// Then stop every engine; the metastore stops last (deferred above).
 	handler.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
