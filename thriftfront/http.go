@@ -61,7 +61,7 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="sparkbridge"`)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
-			x.log.WithField("remote", r.RemoteAddr).WithError(err).Info("HTTP authentication failed")
+			x.log.WithField("remote", r.RemoteAddr).WithError(err).Debug("HTTP authentication failed") // the auth guard reports refusals in aggregate
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: authCookie, Value: x.signCookie(user), Path: "/", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(cookieLifetime.Seconds())})

@@ -184,6 +184,11 @@ func (s *Server) serveConn(conn net.Conn) {
 		creds, err := saslHandshake(br, conn, func(c plainCredentials) error { return s.handler.checkPassword(actx, c) })
 		cancel()
 		if err != nil {
+			if errors.Is(err, auth.ErrBadCredentials) {
+				// The auth guard reports refusals in aggregate.
+				log.WithError(err).Debug("closing connection: authentication failed")
+				return
+			}
 			log.WithError(err).Warn("closing connection: SASL negotiation failed")
 			return
 		}
