@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"bytes"
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +155,167 @@ func TestWrongPasswordsAreThrottled(t *testing.T) {
 	// The refusals were logged as summaries, not one line each.
 	if n := strings.Count(b.log(), "authentication refused"); n == 0 || n > 20 {
 		t.Errorf("%d refusal summary lines for 500 refusals", n)
+	}
+}
+
+// procStatus reads a field (in kB for sizes) of /proc/PID/status.
+func procStatusKB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var n int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n)
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// cpuTicks is the process's user+system CPU time in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	var u, s int
+	fmt.Sscan(f[11], &u)
+	fmt.Sscan(f[12], &s)
+	return u + s
+}
+
+func saslFrameBytes(payload []byte) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
+}
+
+var saslHello = []byte{1, 0, 0, 0, 5, 'P', 'L', 'A', 'I', 'N', 5, 0, 0, 0, 4, 0, 'm', 0, 'p'}
+
+// A short SASL frame and a stream of unknown methods close their connections at once: the
+// log grows by a few lines and the bridge's CPU returns to idle.
+func TestShortFrameAndUnknownMethods(t *testing.T) {
+	pid := bridge.cmd.Process.Pid
+	logBefore := strings.Count(bridge.log(), "\n")
+	// 55 bytes: a SASL PLAIN negotiation, then a frame that promises 1000 bytes and ends.
+	short := append(append([]byte{}, saslHello...), 0, 0, 0x03, 0xe8)
+	short = append(short, make([]byte, 55-len(short)-4)...)
+	short = append(short, 0x80, 0x01, 0x00, 0x01)
+	sendGarbage(t, bridge.thriftAddr, short)
+	unknown := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 4, 'N', 'o', 'p', 'e', 0, 0, 0, 1, 0}
+	stream := append([]byte{}, saslHello...)
+	for i := 0; i < 2000; i++ {
+		stream = append(append(stream, saslFrameBytes(unknown)...), unknown...)
+	}
+	sendGarbage(t, bridge.thriftAddr, stream)
+	time.Sleep(500 * time.Millisecond)
+	if n := strings.Count(bridge.log(), "\n") - logBefore; n > 10 {
+		t.Errorf("the log grew by %d lines:\n%s", n, bridge.logTail(n))
+	}
+	before := cpuTicks(t, pid)
+	time.Sleep(2 * time.Second)
+	if used := cpuTicks(t, pid) - before; used > 50 { // 0.5 s of CPU in 2 s: spinning
+		t.Errorf("the bridge used %d ticks of CPU in 2 idle seconds", used)
+	}
+}
+
+// Declared-size bombs on every transport: each connection costs the bridge at most 16 MiB
+// of RSS, and a normal client is served while they are held open.
+func TestDeclaredSizeBombsCostLittle(t *testing.T) {
+	pid := bridge.cmd.Process.Pid
+	mapBomb := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 11, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1,
+		0x0c, 0, 1, 0x0d, 0, 4, 0x0b, 0x0b, 0x00, 0x80, 0x2c, 0x40}
+	listBomb := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 9, 'G', 'e', 't', 'T', 'a', 'b', 'l', 'e', 's', 0, 0, 0, 1,
+		0x0c, 0, 1, 0x0f, 0, 5, 0x0b, 0x01, 0xc9, 0xc3, 0x80}
+	bombs := map[string][]byte{
+		"nosasl map":  mapBomb,
+		"nosasl list": listBomb,
+		"sasl map":    append(append(append([]byte{}, saslHello...), saslFrameBytes(mapBomb)...), mapBomb...),
+		"sasl frame":  append(append([]byte{}, saslHello...), 0x0f, 0xff, 0xff, 0xf0, 0x80, 0x01),
+	}
+	const perConn = 3
+	rssBefore := procStatusKB(t, pid, "VmRSS")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for name, bomb := range bombs {
+		for i := 0; i < perConn; i++ {
+			c, err := net.Dial("tcp", bridge.thriftAddr)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			held = append(held, c)
+			if _, err := c.Write(bomb); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	// HTTP: a body whose map declares 8.4M entries.
+	for i := 0; i < perConn; i++ {
+		resp, err := http.Post("http://"+bridge.httpAddr+"/cliservice", "application/x-thrift", bytes.NewReader(mapBomb))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	time.Sleep(time.Second)
+	if got := beeline(t, "alice", "SELECT 1 AS one"); strings.Join(got, "|") != "one|1" {
+		t.Fatalf("beeline during the bombs: %q", got)
+	}
+	grew := procStatusKB(t, pid, "VmRSS") - rssBefore
+	conns := len(bombs)*perConn + perConn
+	t.Logf("%d bomb connections grew the bridge's RSS by %d KiB", conns, grew)
+	if grew > conns*16*1024 {
+		t.Errorf("RSS grew by %d MiB for %d connections (over 16 MiB each)", grew/1024, conns)
+	}
+}
+
+// With the open-files limit lowered to 256, 512 idle connections leave the bridge alive;
+// once they are gone, beeline works.
+func TestIdleConnectionFloodWithFewFiles(t *testing.T) {
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Fatalf("prlimit (util-linux) is needed: %v", err)
+	}
+	dir, err := os.MkdirTemp(workDir, "fds-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{"flood": "harness"}, "-catalog", "in-memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.stop()
+	pid := strconv.Itoa(b.cmd.Process.Pid)
+	if out, err := exec.Command("prlimit", "--pid", pid, "--nofile=256:256").CombinedOutput(); err != nil {
+		t.Fatalf("prlimit: %v: %s", err, out)
+	}
+	var conns []net.Conn
+	for i := 0; i < 512; i++ {
+		c, err := net.DialTimeout("tcp", b.thriftAddr, 5*time.Second)
+		if err != nil {
+			break // the kernel's backlog is full: the point is made
+		}
+		conns = append(conns, c)
+	}
+	t.Logf("%d idle connections opened against a limit of 256 files", len(conns))
+	time.Sleep(2 * time.Second)
+	if b.cmd.ProcessState != nil || !alive(b.cmd.Process.Pid) {
+		t.Fatalf("the bridge died under the flood; log:\n%s", b.logTail(20))
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	time.Sleep(2 * time.Second)
+	if got := beelineAt(t, b.thriftAddr, "flood", "", "SELECT 7 * 6 AS answer"); strings.Join(got, "|") != "answer|42" {
+		t.Fatalf("beeline after the flood: %q", got)
+	}
+	if n := strings.Count(b.log(), "accept failed"); n > 10 {
+		t.Errorf("%d accept-failure log lines: not rate-limited", n)
 	}
 }

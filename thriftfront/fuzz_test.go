@@ -1,10 +1,14 @@
 package thriftfront
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -69,6 +73,44 @@ func FuzzConnection(f *testing.F) {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			t.Fatalf("server still serving %q after the client left", in)
+		}
+	})
+}
+
+// FuzzHTTPBody posts arbitrary bodies to the HTTP transport. The handler must never panic
+// or hang, must answer every request, and must spend memory in proportion to the body it
+// got, however large the sizes the body declares.
+func FuzzHTTPBody(f *testing.F) {
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0b, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1, 0})
+	// The hardening report's HTTP map bomb: a 35-byte OpenSession whose map claims 8.4M entries.
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 11, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1,
+		0x0c, 0, 1, 0x0d, 0, 4, 0x0b, 0x0b, 0x00, 0x80, 0x2c, 0x40})
+	f.Add([]byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 4, 'N', 'o', 'p', 'e', 0, 0, 0, 1, 0})
+	f.Add([]byte{})
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg := DefaultConfig()
+	cfg.MaxFrameSize = 1 << 20
+	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
+	x := NewHTTPHandler(h, logrus.NewEntry(log))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/cliservice", bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		done := make(chan struct{})
+		go func() { x.ServeHTTP(rec, req); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no answer to a %d-byte body", len(body))
+		}
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20+64*uint64(len(body)) {
+			t.Fatalf("a %d-byte body made the handler allocate %d bytes", len(body), grew)
+		}
+		if rec.Code == 0 {
+			t.Fatal("no status")
 		}
 	})
 }
