@@ -55,11 +55,15 @@ unit:
 itest: spark clients
 	SPARK_HOME="$(SPARK_HOME)" SPARKBRIDGE_VENV="$(CURDIR)/.venv" $(GO) test -count=1 -v -timeout $(ITEST_TIMEOUT) ./itest/...
 
-## fuzz: a short run of every fuzz target
+## fuzz: a run of every fuzz target (FUZZTIME each, 60s by default); seeds and found inputs
+## live under each package's testdata/fuzz and run as regression tests in make test
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=30s ./translate
-	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=30s ./thriftfront
-	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=30s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=$(FUZZTIME) ./translate
+	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=$(FUZZTIME) ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=$(FUZZTIME) ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzHTTPBody -fuzztime=$(FUZZTIME) ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzConnectMetadata -fuzztime=$(FUZZTIME) ./connectfront
 
 ## bench: measure the bridge against Spark Thrift Server and direct Spark Connect; writes BENCHMARKS.md
 bench: spark build

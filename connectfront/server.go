@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -78,6 +81,8 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 		grpc.ChainUnaryInterceptor(s.abort.unary),
 		grpc.ChainStreamInterceptor(s.abort.stream),
 		grpc.ForceServerCodecV2(newFrameCodec()),
+		// A connection must finish its HTTP/2 and TLS handshake within 30 s.
+		grpc.ConnectionTimeout(30*time.Second),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.InitialWindowSize(8<<20),
@@ -171,12 +176,39 @@ func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID s
 	if err != nil {
 		return nil, nil, err
 	}
+	if lost := sess.Err(); lost != nil {
+		// A Spark Connect session lives in its engine: temp views, cached data and confs
+		// died with it. Moving it to a new engine would only fail later and obscurely
+		// (PySpark sees the server-side session change), so the client hears it now.
+		sess.Detach()
+		return nil, nil, sessionLost(sess.ID, lost)
+	}
 	*uc = asUser(sess, *uc)
 	c, err := sess.Client(ctx)
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
 	return sess, c, nil
+}
+
+// sessionLost is the answer to a call on a Spark Connect session whose engine has died:
+// ABORTED, which clients do not retry, with Spark's error class for a closed session.
+func sessionLost(id string, cause error) error {
+	msg := fmt.Sprintf("[INVALID_HANDLE.SESSION_CLOSED] Spark Connect session %s is lost: %v. Its temp views, cached data "+
+		"and session confs went with the engine; create a new SparkSession to continue.", id, cause)
+	st, err := status.New(codes.Aborted, msg).WithDetails(&errdetails.ErrorInfo{
+		Reason: "org.apache.spark.SparkSQLException",
+		Domain: "org.apache.spark",
+		Metadata: map[string]string{
+			"errorClass": "INVALID_HANDLE.SESSION_CLOSED",
+			"sqlState":   "HY000",
+			"classes":    `["org.apache.spark.SparkSQLException"]`,
+		},
+	})
+	if err != nil {
+		return status.Error(codes.Aborted, msg)
+	}
+	return st.Err()
 }
 
 // asUser rewrites a request's user context to the authenticated user, keeping any extensions.

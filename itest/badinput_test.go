@@ -23,6 +23,13 @@ import (
 // has closed the connection.
 func sendGarbage(t *testing.T, addr string, garbage []byte) {
 	t.Helper()
+	sendGarbageThen(t, addr, garbage, false)
+}
+
+// sendGarbageThen is sendGarbage; with closeWrite the client half-closes after writing, as
+// a client that sent a short frame and left does.
+func sendGarbageThen(t *testing.T, addr string, garbage []byte, closeWrite bool) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +37,9 @@ func sendGarbage(t *testing.T, addr string, garbage []byte) {
 	defer c.Close()
 	if _, err := c.Write(garbage); err != nil {
 		t.Fatal(err)
+	}
+	if closeWrite {
+		_ = c.(*net.TCPConn).CloseWrite()
 	}
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	// EOF or a reset both mean the bridge closed the connection; only a timeout means it did not.
@@ -205,7 +215,7 @@ func TestShortFrameAndUnknownMethods(t *testing.T) {
 	short := append(append([]byte{}, saslHello...), 0, 0, 0x03, 0xe8)
 	short = append(short, make([]byte, 55-len(short)-4)...)
 	short = append(short, 0x80, 0x01, 0x00, 0x01)
-	sendGarbage(t, bridge.thriftAddr, short)
+	sendGarbageThen(t, bridge.thriftAddr, short, true)
 	unknown := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 4, 'N', 'o', 'p', 'e', 0, 0, 0, 1, 0}
 	stream := append([]byte{}, saslHello...)
 	for i := 0; i < 2000; i++ {

@@ -222,6 +222,19 @@ func TestEngineKilledMidQuery(t *testing.T) {
 	if !strings.Contains(p.out, "stopped; the next statement runs on a new engine") {
 		t.Fatalf("PySpark after the engine was killed:\n%s", tail(p.out, 15))
 	}
+	// The next call in the same PySpark session fails at once: the session's state died
+	// with its engine, and the error says to create a new SparkSession.
+	var next struct {
+		NextError   string  `json:"next_error"`
+		NextSeconds float64 `json:"next_seconds"`
+	}
+	if i := strings.LastIndex(p.out, "{\"error\""); i < 0 || json.Unmarshal([]byte(strings.SplitN(p.out[i:], "\n", 2)[0]), &next) != nil {
+		t.Fatalf("PySpark printed no result:\n%s", tail(p.out, 15))
+	}
+	if !strings.Contains(next.NextError, "create a new SparkSession") {
+		t.Fatalf("the next call in the lost session: %q, want a clear session-lost error", next.NextError)
+	}
+	t.Logf("the next call in the lost session failed after %.2f s: %s", next.NextSeconds, next.NextError)
 
 	// The next query relaunches the engine.
 	clientMu.Unlock()
@@ -232,6 +245,10 @@ func TestEngineKilledMidQuery(t *testing.T) {
 	}
 	if n := strings.Count(bridge.log()[mark:], `msg="engine ready"`); n < 2 {
 		t.Fatalf("%d engine launches since the test began, want the first and a relaunch", n)
+	}
+	launches := regexp.MustCompile(`msg="engine ready".* key=user/alice/crash .*took=(\S+)`).FindAllStringSubmatch(bridge.log()[mark:], -1)
+	if len(launches) >= 2 {
+		t.Logf("first launch took %s, the relaunch after the kill %s", launches[0][1], launches[len(launches)-1][1])
 	}
 	if slices.Contains(bridge.enginePIDs(), pid) {
 		t.Fatalf("killed engine %d still listed", pid)

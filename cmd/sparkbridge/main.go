@@ -112,6 +112,8 @@ func run() error {
 	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
+	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
+	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
 	flag.IntVar(&tcfg.MaxConnections, "thrift-max-connections", tcfg.MaxConnections, "open connections the HiveServer2 binary port accepts before refusing new ones (0: no limit)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
@@ -262,9 +264,10 @@ func run() error {
 		if hs2TLS != nil {
 			hln = tls.NewListener(hln, hs2TLS)
 		}
+		hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
 		mux := http.NewServeMux()
 		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
-		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
 		go func() {
 			if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -283,7 +286,7 @@ func run() error {
 		go func() { _ = http.Serve(dln, debugMux()) }()
 	}
 	go func() { errc <- tsrv.Serve(tln) }()
-	go func() { errc <- csrv.Serve(cln) }()
+	go func() { errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, log)) }()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
