@@ -59,11 +59,11 @@ itest: spark clients
 ## live under each package's testdata/fuzz and run as regression tests in make test
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=$(FUZZTIME) ./translate
-	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=$(FUZZTIME) ./thriftfront
-	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=$(FUZZTIME) ./thriftfront
-	$(GO) test -run='^$$' -fuzz=FuzzHTTPBody -fuzztime=$(FUZZTIME) ./thriftfront
-	$(GO) test -run='^$$' -fuzz=FuzzConnectMetadata -fuzztime=$(FUZZTIME) ./connectfront
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeArrowBatch -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./translate
+	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzHTTPBody -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzConnectMetadata -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./connectfront
 
 ## bench: measure the bridge against Spark Thrift Server and direct Spark Connect; writes BENCHMARKS.md
 bench: spark build

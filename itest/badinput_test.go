@@ -241,11 +241,16 @@ func TestDeclaredSizeBombsCostLittle(t *testing.T) {
 		0x0c, 0, 1, 0x0d, 0, 4, 0x0b, 0x0b, 0x00, 0x80, 0x2c, 0x40}
 	listBomb := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 9, 'G', 'e', 't', 'T', 'a', 'b', 'l', 'e', 's', 0, 0, 0, 1,
 		0x0c, 0, 1, 0x0f, 0, 5, 0x0b, 0x01, 0xc9, 0xc3, 0x80}
+	// OpenSession whose username string claims 200,000,000 bytes.
+	stringBomb := []byte{0x80, 0x01, 0x00, 0x01, 0, 0, 0, 11, 'O', 'p', 'e', 'n', 'S', 'e', 's', 's', 'i', 'o', 'n', 0, 0, 0, 1,
+		0x0c, 0, 1, 0x0b, 0, 2, 0x0b, 0xeb, 0xc2, 0x00, 'x'}
 	bombs := map[string][]byte{
-		"nosasl map":  mapBomb,
-		"nosasl list": listBomb,
-		"sasl map":    append(append(append([]byte{}, saslHello...), saslFrameBytes(mapBomb)...), mapBomb...),
-		"sasl frame":  append(append([]byte{}, saslHello...), 0x0f, 0xff, 0xff, 0xf0, 0x80, 0x01),
+		"nosasl string": stringBomb,
+		"sasl string":   append(append(append([]byte{}, saslHello...), saslFrameBytes(stringBomb)...), stringBomb...),
+		"nosasl map":    mapBomb,
+		"nosasl list":   listBomb,
+		"sasl map":      append(append(append([]byte{}, saslHello...), saslFrameBytes(mapBomb)...), mapBomb...),
+		"sasl frame":    append(append([]byte{}, saslHello...), 0x0f, 0xff, 0xff, 0xf0, 0x80, 0x01),
 	}
 	const perConn = 3
 	rssBefore := procStatusKB(t, pid, "VmRSS")

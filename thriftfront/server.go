@@ -62,6 +62,25 @@ type Server struct {
 	conns map[net.Conn]struct{}
 
 	acceptErrs, refused rateLimited // log floods become one line per interval with a count
+
+	// connLogs holds one rate limiter per cause of a closed connection, so that a flood of
+	// bad connections writes one line per cause per interval, with a count.
+	connLogsMu sync.Mutex
+	connLogs   map[string]*rateLimited
+}
+
+func (s *Server) connLog(cause string) *rateLimited {
+	s.connLogsMu.Lock()
+	defer s.connLogsMu.Unlock()
+	if s.connLogs == nil {
+		s.connLogs = map[string]*rateLimited{}
+	}
+	r := s.connLogs[cause]
+	if r == nil {
+		r = &rateLimited{}
+		s.connLogs[cause] = r
+	}
+	return r
 }
 
 // refuseConn tells a client the server is full: a SASL BAD message, which Hive JDBC and
@@ -170,7 +189,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	first, err := br.Peek(1)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
-			log.WithError(err).Info("connection closed before the first byte")
+			s.connLog("silent").log(log.WithError(err), "connection closed before the first byte")
 		}
 		return
 	}
@@ -189,19 +208,19 @@ func (s *Server) serveConn(conn net.Conn) {
 				log.WithError(err).Debug("closing connection: authentication failed")
 				return
 			}
-			log.WithError(err).Warn("closing connection: SASL negotiation failed")
+			s.connLog("sasl").log(log.WithError(err), "closing connection: SASL negotiation failed")
 			return
 		}
 		ci.user, ci.authenticated = creds.User, true
 		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
 	case 0x80: // first byte of a strict binary-protocol message: NOSASL
 		if !s.handler.cfg.Auth.TrustsClients() {
-			log.Warnf("closing connection: NOSASL carries no credentials and auth mode is %s; use SASL PLAIN", s.handler.cfg.Auth.Mode())
+			s.connLog("nosasl").log(log, fmt.Sprintf("closing connection: NOSASL carries no credentials and auth mode is %s; use SASL PLAIN", s.handler.cfg.Auth.Mode()))
 			return
 		}
 		trans = newRawTransport(conn, br)
 	default:
-		log.Warnf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0])
+		s.connLog("first-byte").log(log, fmt.Sprintf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0]))
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -224,7 +243,7 @@ func (s *Server) serveConn(conn net.Conn) {
 			}
 			// Any protocol error, an unknown method included, ends the connection: after
 			// one, the rest of the stream cannot be trusted to be framed as messages.
-			log.WithError(err).Warn("closing connection: protocol error")
+			s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
 			return
 		}
 		if !ok {
