@@ -163,6 +163,9 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 		}
 	}
 	sess, err := s.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "connect", SessionID: sessionID, Conf: conf})
+	if engine.IsEngineLost(err) {
+		return nil, sessionLost(sessionID, err) // a session already released for its dead engine
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -251,7 +251,7 @@ func (m *Manager) releasedSession(req SessionRequest, id string) (*Session, erro
 		return nil, newError(KindPermissionDenied, nil, "session %s belongs to another user", id)
 	}
 	if !e.eng.alive() {
-		return nil, newError(KindNotFound, nil, "session %s was closed", id)
+		return nil, newError(KindEngineLost, nil, "the engine that served session %s (%s) stopped", id, e.eng.ID)
 	}
 	done := make(chan struct{})
 	close(done)

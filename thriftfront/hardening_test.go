@@ -14,6 +14,8 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
+
+	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
 // countingHook counts the log lines a server writes.
@@ -302,4 +304,51 @@ func TestConnectionLimitRefusesClearly(t *testing.T) {
 		t.Fatalf("over the limit: status %d, %q, %v; want BAD naming the limit", status, msg, err)
 	}
 	srv.Close()
+}
+
+// impyla calls Impala's GetLog after every statement and falls back when the server says
+// the method is unknown: such a call gets UNKNOWN_METHOD and the connection goes on.
+func TestUnknownMethodAnsweredThenConnectionGoesOn(t *testing.T) {
+	srv, _ := hardenedServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	sock := thrift.NewTSocketConf(ln.Addr().String(), &thrift.TConfiguration{ConnectTimeout: 5 * time.Second, SocketTimeout: 5 * time.Second})
+	if err := sock.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	trans := thrift.NewTBufferedTransport(sock, 4096)
+	p := thrift.NewTBinaryProtocolConf(trans, nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		// An unknown call ...
+		_ = p.WriteMessageBegin(ctx, "GetLog", thrift.CALL, int32(i))
+		_ = p.WriteStructBegin(ctx, "args")
+		_ = p.WriteFieldStop(ctx)
+		_ = p.WriteStructEnd(ctx)
+		_ = p.WriteMessageEnd(ctx)
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		name, typ, _, err := p.ReadMessageBegin(ctx)
+		if err != nil || name != "GetLog" || typ != thrift.EXCEPTION {
+			t.Fatalf("GetLog answered %q %v %v, want an exception", name, typ, err)
+		}
+		x := thrift.NewTApplicationException(0, "")
+		if err := x.Read(ctx, p); err != nil || x.TypeId() != thrift.UNKNOWN_METHOD {
+			t.Fatalf("GetLog: %v (%v), want UNKNOWN_METHOD", x, err)
+		}
+		_ = p.ReadMessageEnd(ctx)
+		// ... then a known one, answered on the same connection.
+		c := hiveserver.NewTCLIServiceClient(thrift.NewTStandardClient(p, p))
+		resp, err := c.CloseSession(ctx, &hiveserver.TCloseSessionReq{SessionHandle: &hiveserver.TSessionHandle{SessionId: &hiveserver.THandleIdentifier{GUID: make([]byte, 16), Secret: make([]byte, 16)}}})
+		if err != nil || resp.GetStatus() == nil {
+			t.Fatalf("CloseSession after an unknown method: %v, %v", resp, err)
+		}
+	}
 }

@@ -81,7 +81,8 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	prot := thrift.NewTBinaryProtocolConf(trans, conf)
 	ci := &connInfo{remote: r.RemoteAddr, user: user, authenticated: true, http: true}
 	ctx := withConnInfo(r.Context(), ci)
-	if _, err := processOne(ctx, x.proc, newBoundedProtocol(prot, trans), prot); err != nil {
+	unknown := 0
+	if _, err := processOne(ctx, x.proc, newBoundedProtocol(prot, trans), prot, &unknown); err != nil {
 		var ae thrift.TApplicationException
 		if !(errors.As(err, &ae) && ae.TypeId() == thrift.UNKNOWN_METHOD) {
 			x.log.WithField("remote", r.RemoteAddr).WithError(err).Warn("bad HTTP request body")

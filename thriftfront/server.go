@@ -229,6 +229,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	prot := thrift.NewTBinaryProtocolConf(trans, conf)
 	in := newBoundedProtocol(prot, trans)
 	proc := newProcessor(s.handler)
+	unknown := 0 // unknown methods called in a row
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)
 
@@ -236,13 +237,13 @@ func (s *Server) serveConn(conn net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	for {
-		ok, err := processOne(ctx, proc, in, prot)
+		ok, err := processOne(ctx, proc, in, prot, &unknown)
 		if err != nil {
 			if isClientGone(err) || s.ctx.Err() != nil {
 				return // a client leaving, or the shutdown closing an idle connection
 			}
-			// Any protocol error, an unknown method included, ends the connection: after
-			// one, the rest of the stream cannot be trusted to be framed as messages.
+			// Any protocol error ends the connection: after one, the rest of the stream
+			// cannot be trusted to be framed as messages.
 			s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
 			return
 		}
@@ -252,14 +253,71 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 }
 
-// processOne handles one request. A panic in a handler ends this connection, not the bridge.
-func processOne(ctx context.Context, proc thrift.TProcessor, in, out thrift.TProtocol) (ok bool, err error) {
+// maxUnknownInARow bounds the calls of unknown methods a connection may make with no known
+// call between them. Clients probe: impyla calls Impala's GetLog after every statement and
+// falls back when told the method is unknown, so one unknown call now and then is normal;
+// a stream of them is not.
+const maxUnknownInARow = 8
+
+// processOne handles one request. Known methods go to the generated processor; an unknown
+// method with a plausible name and well-formed arguments gets Thrift's UNKNOWN_METHOD
+// exception, as HiveServer2 answers it; anything else (a malformed name or arguments, too
+// many unknown calls in a row) is an error that ends the connection. A panic in a handler
+// ends this connection, not the bridge.
+func processOne(ctx context.Context, proc *hiveserver.TCLIServiceProcessor, in, out thrift.TProtocol, unknown *int) (ok bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok, err = false, fmt.Errorf("internal error while handling a request: %v", r)
 		}
 	}()
-	return proc.Process(ctx, in, out)
+	name, typeID, seqID, err := in.ReadMessageBegin(ctx)
+	if err != nil {
+		return false, err
+	}
+	if typeID != thrift.CALL && typeID != thrift.ONEWAY {
+		return false, thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("message type %d, want a call", typeID))
+	}
+	if fn, known := proc.GetProcessorFunction(name); known {
+		*unknown = 0
+		return fn.Process(ctx, seqID, in, out)
+	}
+	if !plausibleMethod(name) {
+		return false, thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("malformed method name %q", name))
+	}
+	if *unknown++; *unknown > maxUnknownInARow {
+		return false, thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, fmt.Sprintf("%d unknown methods in a row, the last %q", *unknown, name))
+	}
+	if err := in.Skip(ctx, thrift.STRUCT); err != nil {
+		return false, err
+	}
+	if err := in.ReadMessageEnd(ctx); err != nil {
+		return false, err
+	}
+	x := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	if err := out.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqID); err != nil {
+		return false, err
+	}
+	if err := x.Write(ctx, out); err != nil {
+		return false, err
+	}
+	if err := out.WriteMessageEnd(ctx); err != nil {
+		return false, err
+	}
+	return true, out.Flush(ctx)
+}
+
+// plausibleMethod reports whether name could be a Thrift method: 1 to 64 letters, digits
+// and underscores.
+func plausibleMethod(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // isClientGone reports a normal disconnect, which is not worth a log line.
