@@ -164,7 +164,7 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 	}
 	sess, err := s.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "connect", SessionID: sessionID, Conf: conf})
 	if engine.IsEngineLost(err) {
-		return nil, sessionLost(sessionID, err) // a session already released for its dead engine
+		return nil, sessionLost(sessionID, "") // a session already released for its dead engine
 	}
 	if err != nil {
 		return nil, toStatus(err)
@@ -179,12 +179,12 @@ func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID s
 	if err != nil {
 		return nil, nil, err
 	}
-	if lost := sess.Err(); lost != nil {
+	if sess.Err() != nil {
 		// A Spark Connect session lives in its engine: temp views, cached data and confs
 		// died with it. Moving it to a new engine would only fail later and obscurely
 		// (PySpark sees the server-side session change), so the client hears it now.
 		sess.Detach()
-		return nil, nil, sessionLost(sess.ID, lost)
+		return nil, nil, sessionLost(sess.ID, sess.EngineID())
 	}
 	*uc = asUser(sess, *uc)
 	c, err := sess.Client(ctx)
@@ -196,9 +196,13 @@ func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID s
 
 // sessionLost is the answer to a call on a Spark Connect session whose engine has died:
 // ABORTED, which clients do not retry, with Spark's error class for a closed session.
-func sessionLost(id string, cause error) error {
-	msg := fmt.Sprintf("[INVALID_HANDLE.SESSION_CLOSED] Spark Connect session %s is lost: %v. Its temp views, cached data "+
-		"and session confs went with the engine; create a new SparkSession to continue.", id, cause)
+func sessionLost(id, engineID string) error {
+	stopped := "the engine serving it stopped"
+	if engineID != "" {
+		stopped += " (" + engineID + ")"
+	}
+	msg := fmt.Sprintf("[INVALID_HANDLE.SESSION_CLOSED] Spark Connect session %s is lost: %s. "+
+		"Its temp views, cached data and session confs went with the engine; create a new SparkSession to continue.", id, stopped)
 	st, err := status.New(codes.Aborted, msg).WithDetails(&errdetails.ErrorInfo{
 		Reason: "org.apache.spark.SparkSQLException",
 		Domain: "org.apache.spark",
