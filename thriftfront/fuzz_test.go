@@ -40,6 +40,8 @@ func FuzzConnection(f *testing.F) {
 	f.Add(append(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslComplete, "\x00m\x00p")...), 0x0f, 0xff, 0xff, 0xff))
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	lines := &countingHook{}
+	log.AddHook(lines)
 	cfg := DefaultConfig()
 	cfg.MaxFrameSize = 1 << 20
 	cfg.HandshakeTimeout = 2 * time.Second
@@ -51,6 +53,20 @@ func FuzzConnection(f *testing.F) {
 	}
 	defer ln.Close()
 	f.Fuzz(func(t *testing.T, in []byte) {
+		linesBefore := lines.n.Load()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		defer func() {
+			// One connection's worth of input costs a few log lines at most, and memory in
+			// proportion to what it sent, never to what it declared.
+			if n := lines.n.Load() - linesBefore; n > 5 {
+				t.Errorf("%d log lines for one connection", n)
+			}
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20+64*uint64(len(in)) {
+				t.Errorf("a %d-byte input made the server allocate %d bytes", len(in), grew)
+			}
+		}()
 		client, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)

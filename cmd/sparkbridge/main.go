@@ -114,6 +114,7 @@ func run() error {
 	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
 	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
 	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
+	flag.IntVar(&tcfg.MaxFrameSize, "thrift-max-message-size", tcfg.MaxFrameSize, "largest HiveServer2 request (SASL frame or HTTP body) in bytes; what one connection can make the bridge allocate while decoding is bounded by what it really sent, and never exceeds this")
 	flag.IntVar(&tcfg.MaxConnections, "thrift-max-connections", tcfg.MaxConnections, "open connections the HiveServer2 binary port accepts before refusing new ones (0: no limit)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
