@@ -44,6 +44,10 @@ func DefaultGuardConfig() GuardConfig {
 	}
 }
 
+// ErrThrottled refuses an attempt from an address with too many recent failures. It wraps
+// ErrBadCredentials, so frontends answer it as a failed login.
+var ErrThrottled = fmt.Errorf("too many failed logins from this address; try again in a few seconds: %w", ErrBadCredentials)
+
 type clientAddrKey struct{}
 
 // WithClientAddr records the client's network address (host:port or host) in ctx, for the
@@ -158,6 +162,13 @@ func (g *Guard) wait(ctx context.Context, host string) error {
 	at := f.until
 	if at.Before(now) {
 		at = now
+	}
+	if at.Sub(now) > g.cfg.BackoffMax {
+		// Attempts queue one behind the other; past the longest backoff, more of them are
+		// refused at once (no hash spent), so that a burst cannot lock the address out for
+		// longer than BackoffMax.
+		g.mu.Unlock()
+		return ErrThrottled
 	}
 	f.until = at.Add(g.delay(f.count))
 	g.mu.Unlock()

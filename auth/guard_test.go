@@ -131,3 +131,33 @@ func TestGuardWaitHonoursContext(t *testing.T) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
 }
+
+// A burst of attempts from one address cannot lock it out for longer than BackoffMax: the
+// attempts past that are refused at once, and a correct login after BackoffMax works.
+func TestGuardLockoutIsBounded(t *testing.T) {
+	p := &slowProvider{}
+	cfg := DefaultGuardConfig()
+	cfg.BackoffBase, cfg.BackoffMax = 20*time.Millisecond, 50*time.Millisecond
+	g := NewGuard(p, cfg, quiet())
+	ctx := WithClientAddr(context.Background(), "10.4.4.4:1")
+	_, _ = g.Password(ctx, "u", "wrong")
+	var wg sync.WaitGroup
+	var throttled atomic.Int32
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := g.Password(ctx, "u", "wrong"); err == ErrThrottled {
+				throttled.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if throttled.Load() == 0 {
+		t.Fatal("a burst of 200 attempts was not throttled")
+	}
+	time.Sleep(cfg.BackoffMax + 20*time.Millisecond)
+	if _, err := g.Password(ctx, "u", "right"); err != nil {
+		t.Fatalf("a correct login after the burst and BackoffMax: %v", err)
+	}
+}

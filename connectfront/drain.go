@@ -2,6 +2,7 @@ package connectfront
 
 import (
 	"context"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,8 +18,9 @@ var errCutOff = status.Error(codes.Aborted, "sparkbridge is shutting down and it
 // abortable gives every call a context that Abort cancels, and reports such a call as cut
 // off by the shutdown.
 type abortable struct {
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	inFlight atomic.Int64 // calls being served
 }
 
 func newAbortable() *abortable {
@@ -27,9 +29,10 @@ func newAbortable() *abortable {
 }
 
 func (a *abortable) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	a.inFlight.Add(1)
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(a.ctx, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, func() { stop(); cancel(); a.inFlight.Add(-1) }
 }
 
 func (a *abortable) result(err error) error {

@@ -109,6 +109,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // Stop: during a drain it is left open, so that clients can finish work already begun.
 func (s *Server) Abort() { s.abort.cancel() }
 
+// InFlight is the number of calls being served: during a drain, a ReattachExecute or an
+// AnalyzePlan is work in flight as much as a registered operation.
+func (s *Server) InFlight() int64 { return s.abort.inFlight.Load() }
+
 // GracefulStop stops accepting and waits for in-flight calls; Stop cancels them.
 func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
 

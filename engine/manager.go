@@ -151,8 +151,15 @@ func (m *Manager) Drain() {
 func (m *Manager) Quiet(quiet time.Duration) bool {
 	cutoff := time.Now().Add(-quiet)
 	for _, s := range m.Sessions() {
-		if len(s.Operations) > 0 || s.LastUsed.After(cutoff) {
+		if s.LastUsed.After(cutoff) {
 			return false
+		}
+		for _, op := range s.Operations {
+			// A finished result its client no longer fetches (and never closed) holds
+			// nothing up.
+			if op.State == OpRunning || op.LastUsed.After(cutoff) {
+				return false
+			}
 		}
 	}
 	return true
@@ -253,10 +260,9 @@ func (m *Manager) releasedSession(req SessionRequest, id string) (*Session, erro
 	if !e.eng.alive() {
 		return nil, newError(KindEngineLost, nil, "the engine that served session %s (%s) stopped", id, e.eng.ID)
 	}
-	done := make(chan struct{})
-	close(done)
+	// Not registered, so never reaped or closed: it lives for this one call.
 	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Created: e.at, m: m, place: e.place, eng: e.eng,
-		holders: 1, ops: map[string]*Operation{}, done: done}
+		holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
 	return s, nil
 }

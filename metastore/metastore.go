@@ -92,6 +92,9 @@ type Service struct {
 	restarts int
 
 	supervisor chan struct{} // closed when the supervising goroutine has returned
+	// stopCtx is cancelled by Stop: a restart in its backoff or its start gives up at once.
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
 }
 
 type process struct {
@@ -134,6 +137,7 @@ func Start(ctx context.Context, cfg Config, log *logrus.Entry) (*Service, error)
 		addr:       net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		supervisor: make(chan struct{}),
 	}
+	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
 	p, err := s.startOnce(ctx)
 	if err != nil {
 		close(s.supervisor)
@@ -218,6 +222,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.stopping = true
 	p := s.proc
 	s.mu.Unlock()
+	s.stopCancel()
 	if p != nil {
 		p.stop(ctx, s.cfg.StopTimeout)
 	}
@@ -244,14 +249,12 @@ func (s *Service) supervise() {
 		s.mu.Unlock()
 		s.log.WithError(p.err).WithField("log", s.logPath()).Error("metastore exited; restarting it")
 		for {
-			time.Sleep(backoff)
-			s.mu.Lock()
-			stopping := s.stopping
-			s.mu.Unlock()
-			if stopping {
+			select {
+			case <-time.After(backoff):
+			case <-s.stopCtx.Done():
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StartTimeout)
+			ctx, cancel := context.WithTimeout(s.stopCtx, s.cfg.StartTimeout)
 			np, err := s.startOnce(ctx)
 			cancel()
 			if err == nil {
@@ -322,6 +325,13 @@ func (s *Service) startOnce(ctx context.Context) (*process, error) {
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			c.Close()
+		}
+		select {
+		case <-p.done: // what answered, if anything, is not this process
+			return nil, fmt.Errorf("metastore exited during start (%v); log %s:\n%s", p.err, s.logPath(), tailFile(s.logPath(), 25))
+		default:
+		}
+		if err == nil {
 			s.log.WithFields(logrus.Fields{"addr": s.addr, "pid": cmd.Process.Pid, "backend": s.backend(),
 				"warehouse": s.cfg.WarehouseDir, "took": time.Since(start).Round(time.Millisecond)}).Info("metastore ready")
 			return p, nil

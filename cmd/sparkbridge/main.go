@@ -262,10 +262,14 @@ func run() error {
 			cln.Close()
 			return fmt.Errorf("thrift HTTP listener: %w", err)
 		}
+		// The limit wraps the raw listener and TLS wraps the limit, so that net/http still
+		// sees TLS connections (the auth cookie's Secure flag depends on it); over the
+		// limit, a TLS client's connection is simply closed.
 		if hs2TLS != nil {
-			hln = tls.NewListener(hln, hs2TLS)
+			hln = tls.NewListener(newLimitListener(hln, *httpMaxConns, nil, log), hs2TLS)
+		} else {
+			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
 		}
-		hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
 		mux := http.NewServeMux()
 		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
 		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
@@ -307,15 +311,24 @@ func run() error {
 	mgr.Drain()
 	tln.Close()
 	drainStart := time.Now()
-	for !mgr.Quiet(time.Second) && time.Since(drainStart) < *grace {
+	quiet := func() bool { return csrv.InFlight() == 0 && mgr.Quiet(time.Second) }
+drain:
+	for !quiet() && time.Since(drainStart) < *grace {
 		select {
 		case <-sig:
 			log.Warn("second signal: ending the drain now")
-			drainStart = time.Time{}
+			break drain
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	log.WithField("took", time.Since(drainStart).Round(time.Millisecond)).Info("drain over")
+	// From here on a further signal exits at once: stopping engines and the metastore can
+	// take a while, and an operator who insists must not wait for it.
+	go func() {
+		<-sig
+		log.Error("another signal during shutdown: exiting now")
+		os.Exit(1)
+	}()
 	for _, s := range mgr.Sessions() {
 		if len(s.Operations) == 0 {
 			continue
