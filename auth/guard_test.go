@@ -39,6 +39,13 @@ func (p *slowProvider) Token(ctx context.Context, token, _ string) (Identity, er
 func (p *slowProvider) TrustsClients() bool { return false }
 func (p *slowProvider) Mode() string        { return "TEST" }
 
+// testGuard wraps p with the default config but for the backoff.
+func testGuard(p Provider, base, maxBackoff time.Duration) *Guard {
+	cfg := DefaultGuardConfig()
+	cfg.BackoffBase, cfg.BackoffMax = base, maxBackoff
+	return NewGuard(p, cfg, quiet())
+}
+
 func quiet() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
@@ -49,9 +56,7 @@ func quiet() *logrus.Entry {
 // address is served at once meanwhile.
 func TestGuardBackoffPerAddress(t *testing.T) {
 	p := &slowProvider{}
-	cfg := DefaultGuardConfig()
-	cfg.BackoffBase, cfg.BackoffMax = 10*time.Millisecond, 40*time.Millisecond
-	g := NewGuard(p, cfg, quiet())
+	g := testGuard(p, 10*time.Millisecond, 40*time.Millisecond)
 	attacker := WithClientAddr(context.Background(), "10.9.9.9:5555")
 	start := time.Now()
 	for i := 0; i < 20; i++ {
@@ -120,9 +125,7 @@ func TestGuardPoolAndCache(t *testing.T) {
 // A waiting attempt gives up when its caller does.
 func TestGuardWaitHonoursContext(t *testing.T) {
 	p := &slowProvider{}
-	cfg := DefaultGuardConfig()
-	cfg.BackoffBase, cfg.BackoffMax = time.Hour, time.Hour
-	g := NewGuard(p, cfg, quiet())
+	g := testGuard(p, time.Hour, time.Hour)
 	ctx := WithClientAddr(context.Background(), "10.3.3.3:1")
 	_, _ = g.Password(ctx, "u", "wrong")
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -136,9 +139,7 @@ func TestGuardWaitHonoursContext(t *testing.T) {
 // attempts past that are refused at once, and a correct login after BackoffMax works.
 func TestGuardLockoutIsBounded(t *testing.T) {
 	p := &slowProvider{}
-	cfg := DefaultGuardConfig()
-	cfg.BackoffBase, cfg.BackoffMax = 20*time.Millisecond, 50*time.Millisecond
-	g := NewGuard(p, cfg, quiet())
+	g := testGuard(p, 20*time.Millisecond, 50*time.Millisecond)
 	ctx := WithClientAddr(context.Background(), "10.4.4.4:1")
 	_, _ = g.Password(ctx, "u", "wrong")
 	var wg sync.WaitGroup
@@ -156,7 +157,7 @@ func TestGuardLockoutIsBounded(t *testing.T) {
 	if throttled.Load() == 0 {
 		t.Fatal("a burst of 200 attempts was not throttled")
 	}
-	time.Sleep(cfg.BackoffMax + 20*time.Millisecond)
+	time.Sleep(g.cfg.BackoffMax + 20*time.Millisecond)
 	if _, err := g.Password(ctx, "u", "right"); err != nil {
 		t.Fatalf("a correct login after the burst and BackoffMax: %v", err)
 	}

@@ -67,29 +67,7 @@ func FuzzConnection(f *testing.F) {
 				t.Errorf("a %d-byte input made the server allocate %d bytes", len(in), grew)
 			}
 		}()
-		client, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		server, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { srv.serveConn(server); close(done) }()
-		go func() {
-			_, _ = client.Write(in)
-			_ = client.(*net.TCPConn).CloseWrite()
-		}()
-		// Drain whatever the server answers until it closes.
-		_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, _ = io.Copy(io.Discard, client)
-		client.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("server still serving %q after the client left", in)
-		}
+		serveInputOn(t, srv, ln, in, true)
 	})
 }
 

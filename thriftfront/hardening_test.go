@@ -50,6 +50,12 @@ func serveInput(t *testing.T, srv *Server, in []byte, closeWrite bool) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	serveInputOn(t, srv, ln, in, closeWrite)
+}
+
+// serveInputOn is serveInput on a listener the caller owns.
+func serveInputOn(t *testing.T, srv *Server, ln net.Listener, in []byte, closeWrite bool) {
+	t.Helper()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -67,12 +73,13 @@ func serveInput(t *testing.T, srv *Server, in []byte, closeWrite bool) {
 			_ = client.(*net.TCPConn).CloseWrite()
 		}
 	}()
+	// Drain whatever the server answers until it closes.
 	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, _ = io.Copy(io.Discard, client)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the server kept the connection open")
+		t.Fatalf("the server kept the connection open after %d input bytes", len(in))
 	}
 }
 
@@ -154,33 +161,28 @@ func allocatedBy(f func()) uint64 {
 // Declared sizes cost nothing until their bytes arrive: a map that claims millions of
 // entries, a list likewise, and a frame header that claims 256 MiB.
 func TestDeclaredSizeBombs(t *testing.T) {
-	mapBomb := func(t *testing.T) []byte {
-		return callMessage(t, "OpenSession", func(p thrift.TProtocol) {
-			ctx := context.Background()
-			_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
-			_ = p.WriteStructBegin(ctx, "TOpenSessionReq")
-			_ = p.WriteFieldBegin(ctx, "configuration", thrift.MAP, 4)
-			_ = p.WriteMapBegin(ctx, thrift.STRING, thrift.STRING, 8_400_000)
-		})
+	// request encodes method(req) where req's field id (of type typ) begins with header and
+	// then ends: the declared size is all there is.
+	request := func(method, reqStruct, field string, typ thrift.TType, id int16, header func(context.Context, thrift.TProtocol) error) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			return callMessage(t, method, func(p thrift.TProtocol) {
+				ctx := context.Background()
+				_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
+				_ = p.WriteStructBegin(ctx, reqStruct)
+				_ = p.WriteFieldBegin(ctx, field, typ, id)
+				_ = header(ctx, p)
+			})
+		}
 	}
-	listBomb := func(t *testing.T) []byte {
-		return callMessage(t, "GetTables", func(p thrift.TProtocol) {
-			ctx := context.Background()
-			_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
-			_ = p.WriteStructBegin(ctx, "TGetTablesReq")
-			_ = p.WriteFieldBegin(ctx, "tableTypes", thrift.LIST, 5)
-			_ = p.WriteListBegin(ctx, thrift.STRING, 30_000_000)
-		})
-	}
-	stringBomb := func(t *testing.T) []byte {
-		return callMessage(t, "OpenSession", func(p thrift.TProtocol) {
-			ctx := context.Background()
-			_ = p.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1)
-			_ = p.WriteStructBegin(ctx, "TOpenSessionReq")
-			_ = p.WriteFieldBegin(ctx, "username", thrift.STRING, 2)
-			_ = p.WriteI32(ctx, 200_000_000)
-		})
-	}
+	mapBomb := request("OpenSession", "TOpenSessionReq", "configuration", thrift.MAP, 4, func(ctx context.Context, p thrift.TProtocol) error {
+		return p.WriteMapBegin(ctx, thrift.STRING, thrift.STRING, 8_400_000)
+	})
+	listBomb := request("GetTables", "TGetTablesReq", "tableTypes", thrift.LIST, 5, func(ctx context.Context, p thrift.TProtocol) error {
+		return p.WriteListBegin(ctx, thrift.STRING, 30_000_000)
+	})
+	stringBomb := request("OpenSession", "TOpenSessionReq", "username", thrift.STRING, 2, func(ctx context.Context, p thrift.TProtocol) error {
+		return p.WriteI32(ctx, 200_000_000)
+	})
 	cases := map[string]func(t *testing.T) []byte{
 		"nosasl map":    mapBomb,
 		"nosasl list":   listBomb,
