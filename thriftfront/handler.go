@@ -34,10 +34,15 @@ type Handler struct {
 	log      *logrus.Entry
 	mem      memory.Allocator
 
-	// mu guards sess and ops.
-	mu   sync.Mutex
-	sess map[string]*session   // by handle GUID
-	ops  map[string]*operation // by handle GUID
+	// mu guards sess, ops and keywords.
+	mu sync.Mutex
+	// keywords caches each Spark version's SQL keywords for GetInfo.
+	keywords map[string]string
+	// stopping is closed by StopWaiting, at shutdown.
+	stopping chan struct{}
+	stopOnce sync.Once
+	sess     map[string]*session   // by handle GUID
+	ops      map[string]*operation // by handle GUID
 }
 
 var _ hiveserver.TCLIService = (*Handler)(nil)
@@ -51,6 +56,7 @@ func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
 		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
 		mem:  memory.NewGoAllocator(),
 		sess: map[string]*session{}, ops: map[string]*operation{},
+		stopping: make(chan struct{}),
 	}
 }
 
@@ -62,6 +68,8 @@ type session struct {
 	protocol hiveserver.TProtocolVersion
 	es       *engine.Session
 	conn     *connInfo
+	// longPoll is the session's hive.server2.long.polling.timeout.
+	longPoll time.Duration
 
 	// mu guards ops.
 	mu  sync.Mutex
@@ -142,7 +150,17 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	id := uuid.New()
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{}}
+	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{},
+		longPoll: h.cfg.LongPollingTimeout}
+	if v, ok := hiveConf(req.Configuration, longPollingKey); ok {
+		d, err := hiveDuration(v)
+		if err != nil {
+			_ = es.Close(context.Background())
+			resp.Status = errStatus(invalidRequest(longPollingKey + ": " + err.Error()))
+			return resp, nil
+		}
+		s.longPoll = d
+	}
 
 	if err := h.applyConf(ctx, s, sessionConf(req.Configuration)); err != nil {
 		_ = es.Close(context.Background())
@@ -383,6 +401,8 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 	if err != nil {
 		return &hiveserver.TGetOperationStatusResp{Status: errStatus(err)}, nil
 	}
+	progress := req.GetProgressUpdate != nil && *req.GetProgressUpdate
+	h.longPoll(ctx, op, progress)
 	st, opErr, schema := op.status()
 	resp := &hiveserver.TGetOperationStatusResp{Status: okStatus(), OperationState: &st}
 	op.mu.Lock()
@@ -397,7 +417,7 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 		has := len(schema.Columns) > 0
 		resp.HasResultSet = &has
 	}
-	if req.GetProgressUpdate != nil && *req.GetProgressUpdate {
+	if progress {
 		resp.ProgressUpdateResponse = op.progressUpdate()
 	}
 	if (st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE) && opErr != nil {
@@ -405,6 +425,88 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 		resp.ErrorMessage, resp.SqlState, resp.ErrorCode = &we.msg, &we.sqlState, &we.code
 	}
 	return resp, nil
+}
+
+// longPollingKey is HiveServer2's conf for the GetOperationStatus wait.
+const longPollingKey = "hive.server2.long.polling.timeout"
+
+// longPoll waits, as HiveServer2 does, for a running operation to end before its status is
+// read, so that a short statement reads FINISHED on the first poll (clients such as dbt and
+// Superset sleep seconds after any other answer). It returns at once for an operation that
+// has ended, and early when the operation ends, the call's connection goes, or the bridge
+// shuts down. It holds no lock while it waits.
+//
+// The wait is the session's long polling timeout; when the client asks for progress (beeline
+// does, to draw its progress bar), it is Hive's step instead: 500 ms for the operation's
+// first 10 s, 500 ms more every further 10 s, never more than the timeout.
+func (h *Handler) longPoll(ctx context.Context, op *operation, progress bool) {
+	select {
+	case <-op.ready:
+		return
+	default:
+	}
+	wait := op.sess.longPoll
+	if progress {
+		op.mu.Lock()
+		elapsed := time.Since(op.started)
+		op.mu.Unlock()
+		wait = min(wait, pollStep(elapsed))
+	}
+	if wait <= 0 {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-op.ready:
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-h.stopping:
+	}
+}
+
+// pollStep is Hive's long polling step when progress is requested: 500 ms per started 10 s
+// the operation has run.
+func pollStep(elapsed time.Duration) time.Duration {
+	return (elapsed/(10*time.Second) + 1) * 500 * time.Millisecond
+}
+
+// StopWaiting ends every GetOperationStatus wait, now and later, so that shutdown never
+// waits for one; statuses are then answered at once.
+func (h *Handler) StopWaiting() {
+	h.stopOnce.Do(func() { close(h.stopping) })
+}
+
+// hiveConf looks key up in an OpenSession configuration, bare or as set:hiveconf:key.
+func hiveConf(conf map[string]string, key string) (string, bool) {
+	if v, ok := conf["set:hiveconf:"+key]; ok {
+		return v, true
+	}
+	v, ok := conf[key]
+	return v, ok
+}
+
+// hiveDuration parses a Hive time value: a number with a unit (ms, s, sec, m, min, h, d, as
+// in "5s" or "500ms"), or a bare number of milliseconds, the unit of Hive's
+// hive.server2.long.polling.timeout.
+func hiveDuration(v string) (time.Duration, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], strings.TrimSpace(v[i:])
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a duration", v)
+	}
+	scale := map[string]time.Duration{"": time.Millisecond, "ms": time.Millisecond, "msec": time.Millisecond,
+		"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	u, ok := scale[unit]
+	if !ok {
+		return 0, fmt.Errorf("%q has an unknown unit %q", v, unit)
+	}
+	return time.Duration(n * float64(u)), nil
 }
 
 // GetResultSetMetadata returns the result schema of a finished operation.
@@ -504,27 +606,65 @@ func (h *Handler) CloseOperation(ctx context.Context, req *hiveserver.TCloseOper
 	return &hiveserver.TCloseOperationResp{Status: okStatus()}, nil
 }
 
-// GetInfo answers the server and DBMS name and version questions JDBC asks on connect.
+// GetInfo answers as Spark Thrift Server does: the server and DBMS names are "Spark SQL", the
+// DBMS version the engine's Spark version, and the ODBC keywords Spark's SQL keywords, comma
+// separated (Simba-based ODBC drivers refuse a server without them). Every other info type is
+// an error, as it is there; but where Spark Thrift Server then breaks the connection (its reply
+// lacks the required value), the bridge answers with the error and an empty value.
 func (h *Handler) GetInfo(ctx context.Context, req *hiveserver.TGetInfoReq) (*hiveserver.TGetInfoResp, error) {
+	fail := func(err error) (*hiveserver.TGetInfoResp, error) {
+		empty := ""
+		return &hiveserver.TGetInfoResp{Status: errStatus(err), InfoValue: &hiveserver.TGetInfoValue{StringValue: &empty}}, nil
+	}
 	if req == nil {
-		return &hiveserver.TGetInfoResp{Status: errStatus(missingRequest("GetInfo")), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+		return fail(missingRequest("GetInfo"))
 	}
 	s, err := h.lookupSession(req.SessionHandle)
 	if err != nil {
-		return &hiveserver.TGetInfoResp{Status: errStatus(err), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+		return fail(err)
 	}
 	var v string
 	switch req.InfoType {
-	case hiveserver.TGetInfoType_CLI_SERVER_NAME:
-		v = "sparkbridge"
-	case hiveserver.TGetInfoType_CLI_DBMS_NAME:
+	case hiveserver.TGetInfoType_CLI_SERVER_NAME, hiveserver.TGetInfoType_CLI_DBMS_NAME:
 		v = "Spark SQL"
 	case hiveserver.TGetInfoType_CLI_DBMS_VER:
 		v = s.es.SparkVersion()
+	case hiveserver.TGetInfoType_CLI_ODBC_KEYWORDS:
+		if v, err = h.sqlKeywords(ctx, s); err != nil {
+			return fail(err)
+		}
 	default:
-		return &hiveserver.TGetInfoResp{Status: errStatus(notSupported("GetInfo " + req.InfoType.String())), InfoValue: &hiveserver.TGetInfoValue{}}, nil
+		return fail(invalidRequest("Unrecognized GetInfoType value: " + req.InfoType.String()))
 	}
 	return &hiveserver.TGetInfoResp{Status: okStatus(), InfoValue: &hiveserver.TGetInfoValue{StringValue: &v}}, nil
+}
+
+// sqlKeywords returns the engine's SQL keywords, comma separated, asking the engine once per
+// Spark version.
+func (h *Handler) sqlKeywords(ctx context.Context, s *session) (string, error) {
+	version := s.es.SparkVersion()
+	h.mu.Lock()
+	kw, ok := h.keywords[version]
+	h.mu.Unlock()
+	if ok {
+		return kw, nil
+	}
+	_, rows, err := h.collect(ctx, s, translate.StatementPlan("SELECT keyword FROM sql_keywords()"))
+	if err != nil {
+		return "", err
+	}
+	words := make([]string, 0, len(rows))
+	for _, r := range rows {
+		words = append(words, str(r[0]))
+	}
+	kw = strings.Join(words, ",")
+	h.mu.Lock()
+	if h.keywords == nil {
+		h.keywords = map[string]string{}
+	}
+	h.keywords[version] = kw
+	h.mu.Unlock()
+	return kw, nil
 }
 
 // GetQueryId returns the engine operation id behind an operation handle.
@@ -552,6 +692,7 @@ func (h *Handler) SetClientInfo(ctx context.Context, req *hiveserver.TSetClientI
 
 // Close closes every session, for server shutdown.
 func (h *Handler) Close() {
+	h.StopWaiting()
 	h.mu.Lock()
 	all := make([]*session, 0, len(h.sess))
 	for _, s := range h.sess {

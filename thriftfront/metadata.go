@@ -77,13 +77,17 @@ func str(v any) string {
 	return s
 }
 
+// sessionCatalog is Spark's name for the catalog of the session's metastore.
+const sessionCatalog = "spark_catalog"
+
 // catalogs lists the catalogs whose name is catalog (any, when empty): those the session
 // has loaded and those the engine has configured (spark.sql.catalog.NAME), which Spark
-// loads only on first use and so would not list yet.
-func (h *Handler) catalogs(ctx context.Context, s *session, catalog string) ([]string, error) {
+// loads only on first use and so would not list yet. It also returns the name of Spark's
+// global temporary view database (spark.sql.globalTempDatabase).
+func (h *Handler) catalogs(ctx context.Context, s *session, catalog string) ([]string, string, error) {
 	names, rows, err := h.collect(ctx, s, translate.ListCatalogsPlan())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	i := column(names, "name")
 	found := make([]string, 0, len(rows))
@@ -92,11 +96,15 @@ func (h *Handler) catalogs(ctx context.Context, s *session, catalog string) ([]s
 	}
 	names, rows, err = h.collect(ctx, s, translate.StatementPlan("SET"))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if k := column(names, "key"); k >= 0 {
+	globalTemp := "global_temp"
+	if k, v := column(names, "key"), column(names, "value"); k >= 0 {
 		for _, r := range rows {
 			found = append(found, translate.ConfiguredCatalog(str(r[k])))
+			if str(r[k]) == "spark.sql.globalTempDatabase" && v >= 0 && str(r[v]) != "" {
+				globalTemp = strings.ToLower(str(r[v]))
+			}
 		}
 	}
 	var out []string
@@ -110,48 +118,66 @@ func (h *Handler) catalogs(ctx context.Context, s *session, catalog string) ([]s
 			out = append(out, n)
 		}
 	}
-	return out, nil
+	return out, globalTemp, nil
 }
 
 // namespace is one catalog.namespace pair.
 type namespace struct{ catalog, name string }
 
-// namespaces lists the namespaces of the matching catalogs whose name matches pattern.
-func (h *Handler) namespaces(ctx context.Context, s *session, catalog, pattern string) ([]namespace, error) {
-	cats, err := h.catalogs(ctx, s, catalog)
+// namespaces lists the namespaces of the matching catalogs whose name matches the schema
+// pattern (see translate.SchemaPattern), and the global temporary view database's name.
+func (h *Handler) namespaces(ctx context.Context, s *session, catalog string, pattern *string) ([]namespace, string, error) {
+	cats, globalTemp, err := h.catalogs(ctx, s, catalog)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	re := translate.JDBCPattern(pattern)
+	p := translate.SchemaPattern(pattern)
 	var out []namespace
 	for _, cat := range cats {
 		_, rows, err := h.collect(ctx, s, translate.ListNamespacesPlan(cat))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, r := range rows {
-			if ns := str(r[0]); re.MatchString(ns) {
+			if ns := str(r[0]); p.Match(ns) {
 				out = append(out, namespace{cat, ns})
 			}
 		}
 	}
-	return out, nil
+	return out, globalTemp, nil
+}
+
+// withTempViews reports whether a listing in catalog (any, when empty) includes the
+// session's temporary views, which live beside the session catalog.
+func withTempViews(catalog string) bool {
+	return catalog == "" || strings.EqualFold(catalog, sessionCatalog)
 }
 
 // table is one row of a table listing.
 type table struct {
 	catalog, schema, name, kind, remarks string
-	temporary                            bool
+	// temporary marks a temporary view: a local one has no schema (nil in results), a
+	// global one the global temporary database's.
+	temporary, global bool
 }
 
-// tables lists the tables and views matching the patterns. Temporary views, which every
-// namespace listing repeats, are reported once, with empty catalog and schema.
-func (h *Handler) tables(ctx context.Context, s *session, catalog, schemaPattern, tablePattern string, types []string) ([]table, error) {
-	nss, err := h.namespaces(ctx, s, catalog, schemaPattern)
+// tableSchema is the TABLE_SCHEM value of t: nil for a local temporary view.
+func (t table) tableSchema() any {
+	if t.temporary && !t.global {
+		return nil
+	}
+	return t.schema
+}
+
+// tables lists the tables and views matching the patterns, as Spark Thrift Server does:
+// those of every matching namespace, then the temporary views (with VIEW among the types):
+// the global ones when the schema pattern selects their database, and the local ones always.
+func (h *Handler) tables(ctx context.Context, s *session, catalog string, schemaPattern, tablePattern *string, types []string) ([]table, error) {
+	nss, globalTemp, err := h.namespaces(ctx, s, catalog, schemaPattern)
 	if err != nil {
 		return nil, err
 	}
-	re := translate.JDBCPattern(tablePattern)
+	p := translate.TablePattern(tablePattern)
 	wantType := func(kind string) bool {
 		if len(types) == 0 {
 			return true
@@ -164,28 +190,46 @@ func (h *Handler) tables(ctx context.Context, s *session, catalog, schemaPattern
 		return false
 	}
 	var out []table
-	temps := map[string]bool{}
-	for _, ns := range nss {
-		names, rows, err := h.collect(ctx, s, translate.ListTablesPlan(ns.catalog, ns.name))
+	globalViews := false
+	list := func(cat, ns string, temp bool) error {
+		names, rows, err := h.collect(ctx, s, translate.ListTablesPlan(cat, ns))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		iName, iType, iTemp, iDesc := column(names, "name"), column(names, "tableType"), column(names, "isTemporary"), column(names, "description")
+		iName, iType, iTemp, iDesc, iNS := column(names, "name"), column(names, "tableType"), column(names, "isTemporary"), column(names, "description"), column(names, "namespace")
 		for _, r := range rows {
-			t := table{catalog: ns.catalog, schema: ns.name, name: str(r[iName]), kind: "TABLE", remarks: str(r[iDesc])}
-			if tt := strings.ToUpper(str(r[iType])); tt == "VIEW" || tt == "TEMPORARY" {
+			if tmp, _ := r[iTemp].(bool); tmp != temp {
+				continue // a namespace's listing repeats the temporary views
+			}
+			t := table{catalog: cat, schema: ns, name: str(r[iName]), kind: "TABLE", remarks: str(r[iDesc]), temporary: temp}
+			if tt := strings.ToUpper(str(r[iType])); tt == "VIEW" || tt == "TEMPORARY" || temp {
 				t.kind = "VIEW"
 			}
-			if tmp, _ := r[iTemp].(bool); tmp {
-				if temps[t.name] {
+			if temp {
+				parts, _ := r[iNS].([]string)
+				t.global = len(parts) > 0
+				if t.global && !globalViews {
 					continue
 				}
-				temps[t.name] = true
-				t.catalog, t.schema, t.temporary, t.kind = "", "", true, "VIEW"
 			}
-			if re.MatchString(t.name) && wantType(t.kind) {
+			if p.Match(t.name) && wantType(t.kind) {
 				out = append(out, t)
 			}
+		}
+		return nil
+	}
+	for _, ns := range nss {
+		if err := list(ns.catalog, ns.name, false); err != nil {
+			return nil, err
+		}
+	}
+	if withTempViews(catalog) && wantType("VIEW") {
+		if globalViews, err = translate.GlobalTempSchemaMatches(schemaPattern, globalTemp); err != nil {
+			return nil, invalidRequest(err.Error())
+		}
+		// Spark lists the global temporary views and then the local ones there.
+		if err := list("", globalTemp, true); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -220,7 +264,7 @@ func (h *Handler) GetCatalogs(ctx context.Context, req *hiveserver.TGetCatalogsR
 		return &hiveserver.TGetCatalogsResp{Status: errStatus(missingRequest("GetCatalogs"))}, nil
 	}
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_CATALOGS, translate.CatalogsSchema, func(s *session) ([][]any, error) {
-		cats, err := h.catalogs(ctx, s, "")
+		cats, _, err := h.catalogs(ctx, s, "")
 		rows := make([][]any, len(cats))
 		for i, c := range cats {
 			rows[i] = []any{c}
@@ -235,12 +279,26 @@ func (h *Handler) GetSchemas(ctx context.Context, req *hiveserver.TGetSchemasReq
 		return &hiveserver.TGetSchemasResp{Status: errStatus(missingRequest("GetSchemas"))}, nil
 	}
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_SCHEMAS, translate.SchemasSchema, func(s *session) ([][]any, error) {
-		nss, err := h.namespaces(ctx, s, string(req.GetCatalogName()), string(req.GetSchemaName()))
-		rows := make([][]any, len(nss))
-		for i, ns := range nss {
-			rows[i] = []any{ns.name, ns.catalog}
+		catalog := string(req.GetCatalogName())
+		nss, globalTemp, err := h.namespaces(ctx, s, catalog, (*string)(req.SchemaName))
+		var rows [][]any
+		for _, ns := range nss {
+			rows = append(rows, []any{ns.name, ns.catalog})
 		}
-		return rows, err
+		if err != nil {
+			return nil, err
+		}
+		// Spark Thrift Server lists the global temporary view database last, for an empty
+		// pattern too.
+		p := (*string)(req.SchemaName)
+		global, err := translate.GlobalTempSchemaMatches(p, globalTemp)
+		if err != nil {
+			return nil, invalidRequest(err.Error())
+		}
+		if withTempViews(catalog) && (p == nil || *p == "" || global) {
+			rows = append(rows, []any{globalTemp, sessionCatalog})
+		}
+		return rows, nil
 	})
 	return &hiveserver.TGetSchemasResp{Status: statusOf(err), OperationHandle: hd}, nil
 }
@@ -250,10 +308,10 @@ func (h *Handler) GetTables(ctx context.Context, req *hiveserver.TGetTablesReq) 
 		return &hiveserver.TGetTablesResp{Status: errStatus(missingRequest("GetTables"))}, nil
 	}
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_TABLES, translate.TablesSchema, func(s *session) ([][]any, error) {
-		ts, err := h.tables(ctx, s, string(req.GetCatalogName()), string(req.GetSchemaName()), string(req.GetTableName()), req.TableTypes)
+		ts, err := h.tables(ctx, s, string(req.GetCatalogName()), (*string)(req.SchemaName), (*string)(req.TableName), req.TableTypes)
 		rows := make([][]any, len(ts))
 		for i, t := range ts {
-			rows[i] = []any{t.catalog, t.schema, t.name, t.kind, t.remarks, nil, nil, nil, nil, nil}
+			rows[i] = []any{t.catalog, t.tableSchema(), t.name, t.kind, t.remarks, nil, nil, nil, nil, nil}
 		}
 		return rows, err
 	})
@@ -275,15 +333,18 @@ func (h *Handler) GetColumns(ctx context.Context, req *hiveserver.TGetColumnsReq
 		return &hiveserver.TGetColumnsResp{Status: errStatus(missingRequest("GetColumns"))}, nil
 	}
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_COLUMNS, translate.ColumnsSchema, func(s *session) ([][]any, error) {
-		ts, err := h.tables(ctx, s, string(req.GetCatalogName()), string(req.GetSchemaName()), string(req.GetTableName()), nil)
+		colPattern, err := translate.ColumnPattern((*string)(req.ColumnName))
+		if err != nil {
+			return nil, invalidRequest("GetColumns: column name pattern: " + err.Error())
+		}
+		ts, err := h.tables(ctx, s, string(req.GetCatalogName()), (*string)(req.SchemaName), (*string)(req.TableName), nil)
 		if err != nil {
 			return nil, err
 		}
-		colRE := translate.JDBCPattern(string(req.GetColumnName()))
 		var rows [][]any
 		for _, t := range ts {
 			plan := translate.ListColumnsPlan(t.catalog, t.schema, t.name)
-			if t.temporary {
+			if t.temporary && !t.global {
 				plan = translate.ListColumnsPlan("", "", t.name)
 			}
 			names, cols, err := h.collect(ctx, s, plan)
@@ -293,7 +354,7 @@ func (h *Handler) GetColumns(ctx context.Context, req *hiveserver.TGetColumnsReq
 			iName, iType, iNull, iDesc := column(names, "name"), column(names, "dataType"), column(names, "nullable"), column(names, "description")
 			for pos, c := range cols {
 				name := str(c[iName])
-				if !colRE.MatchString(name) {
+				if !colPattern.Match(name) {
 					continue
 				}
 				ct := translate.SparkColumnType(str(c[iType]))
@@ -302,7 +363,7 @@ func (h *Handler) GetColumns(ctx context.Context, req *hiveserver.TGetColumnsReq
 				if nullable {
 					nullCode, isNull = 1, "YES"
 				}
-				rows = append(rows, []any{t.catalog, t.schema, t.name, name, ct.DataType, ct.TypeName, ct.ColumnSize, nil,
+				rows = append(rows, []any{t.catalog, t.tableSchema(), t.name, name, ct.DataType, ct.TypeName, ct.ColumnSize, nil,
 					ct.DecimalDigits, ct.Radix, nullCode, str(c[iDesc]), nil, nil, nil, nil, int32(pos + 1), isNull,
 					nil, nil, nil, nil, "NO"})
 			}
@@ -327,22 +388,34 @@ func (h *Handler) GetFunctions(ctx context.Context, req *hiveserver.TGetFunction
 		return &hiveserver.TGetFunctionsResp{Status: errStatus(missingRequest("GetFunctions"))}, nil
 	}
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_FUNCTIONS, translate.FunctionsSchema, func(s *session) ([][]any, error) {
-		nss, err := h.namespaces(ctx, s, string(req.GetCatalogName()), string(req.GetSchemaName()))
-		if err != nil || len(nss) == 0 {
-			return nil, err
+		catalog := string(req.GetCatalogName())
+		if catalog == "" {
+			catalog = sessionCatalog
 		}
-		// Built-in and temporary functions appear in every namespace: list the first one only,
-		// and its own functions.
-		names, fns, err := h.collect(ctx, s, translate.ListFunctionsPlan(nss[0].catalog, nss[0].name))
+		nss, _, err := h.namespaces(ctx, s, catalog, (*string)(req.SchemaName))
 		if err != nil {
 			return nil, err
 		}
-		re := translate.JDBCPattern(string(req.FunctionName))
-		iName, iDesc, iClass := column(names, "name"), column(names, "description"), column(names, "className")
+		// As Spark Thrift Server does, every matching schema lists the functions visible
+		// from it: the built-in and temporary ones, and its own.
+		p := translate.FunctionPattern(string(req.FunctionName))
 		var rows [][]any
-		for _, f := range fns {
-			if name := str(f[iName]); re.MatchString(name) {
-				rows = append(rows, []any{nil, nil, name, str(f[iDesc]), int32(1), str(f[iClass])})
+		for _, ns := range nss {
+			names, fns, err := h.collect(ctx, s, translate.ListFunctionsPlan(ns.catalog, ns.name))
+			if err != nil {
+				return nil, err
+			}
+			iName, iDesc, iClass := column(names, "name"), column(names, "description"), column(names, "className")
+			for _, f := range fns {
+				name, class := str(f[iName]), str(f[iClass])
+				if class == "" && builtinOperators[name] {
+					continue // Spark Connect's catalog lists these keywords; Spark Thrift Server does not
+				}
+				if p.Match(name) {
+					// Spark Thrift Server appends the extended usage, which Spark Connect's catalog
+					// does not carry.
+					rows = append(rows, []any{ns.catalog, ns.name, name, "Usage: " + str(f[iDesc]), int32(functionResultUnknown), class})
+				}
 			}
 		}
 		return rows, nil
@@ -367,6 +440,15 @@ func (h *Handler) GetCrossReference(ctx context.Context, req *hiveserver.TGetCro
 	hd, err := h.metadata(ctx, req.SessionHandle, hiveserver.TOperationType_GET_FUNCTIONS, translate.CrossReferenceSchema, func(*session) ([][]any, error) { return nil, nil })
 	return &hiveserver.TGetCrossReferenceResp{Status: statusOf(err), OperationHandle: hd}, nil
 }
+
+// builtinOperators are the operators Spark's catalog API lists as functions with no class
+// (FunctionRegistry.builtinOperators) and its session catalog, which Spark Thrift Server
+// reads, does not.
+var builtinOperators = map[string]bool{"<>": true, "!=": true, "between": true, "case": true, "||": true}
+
+// functionResultUnknown is java.sql.DatabaseMetaData's FUNCTION_TYPE for a function whose
+// result kind is not known, what Spark Thrift Server reports for every function.
+const functionResultUnknown = 0
 
 // metadata runs one metadata call: look the session up, compute the rows, and register the
 // finished operation.

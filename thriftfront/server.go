@@ -33,6 +33,10 @@ type Config struct {
 	// Auth checks SASL PLAIN credentials; nil means auth.None. A provider that does not
 	// trust clients also refuses NOSASL connections, which carry no credentials.
 	Auth auth.Provider
+	// LongPollingTimeout is how long GetOperationStatus waits for a running operation to end
+	// before answering, as HiveServer2's hive.server2.long.polling.timeout, which a session
+	// may set for itself when it opens. 0 answers at once.
+	LongPollingTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults: 256 MiB frames, V11.
@@ -44,6 +48,8 @@ func DefaultConfig() Config {
 		ServerProtocol:   hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V11,
 		DefaultFetchSize: 10000,
 		Auth:             auth.None{},
+		// HiveServer2's default.
+		LongPollingTimeout: 5 * time.Second,
 	}
 }
 

@@ -107,36 +107,6 @@ func appendAs[T any](b interface{ Append(T) }, v any) bool {
 	return ok
 }
 
-// JDBCPattern compiles a JDBC metadata pattern: % matches any run of characters, _ any one
-// character, and a backslash escapes the next character. An empty pattern matches
-// everything, as a null pattern does in JDBC. Matching ignores case, as Spark's catalog does.
-func JDBCPattern(p string) *regexp.Regexp {
-	if p == "" {
-		p = "%"
-	}
-	var b strings.Builder
-	b.WriteString("(?is)^")
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '%':
-			b.WriteString(".*")
-		case '_':
-			b.WriteString(".")
-		case '\\':
-			if i+1 < len(p) {
-				i++
-				b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-			} else {
-				b.WriteString(`\\`)
-			}
-		default:
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String())
-}
-
 // java.sql.Types codes.
 const (
 	jdbcBit       = -7
@@ -180,6 +150,7 @@ var charType = regexp.MustCompile(`^(var)?char\((\d+)\)$`)
 // null), DECIMAL_DIGITS is 0 for BOOLEAN and INT only, 7 for FLOAT, 15 for DOUBLE, a
 // decimal's scale and 6 for timestamps, and NUM_PREC_RADIX is 10 for numeric types.
 func SparkColumnType(t string) ColumnType {
+	name := TypeSQL(t)
 	t = strings.ToLower(strings.TrimSpace(t))
 	i32 := func(n int) any { return int32(n) }
 	size := func() any {
@@ -233,15 +204,15 @@ func SparkColumnType(t string) ColumnType {
 	}
 	switch {
 	case strings.HasPrefix(t, "array<"):
-		return ColumnType{jdbcArray, strings.ToUpper(t), nil, nil, nil}
+		return ColumnType{jdbcArray, name, nil, nil, nil}
 	case strings.HasPrefix(t, "map<"):
-		return ColumnType{jdbcJavaObj, strings.ToUpper(t), nil, nil, nil}
+		return ColumnType{jdbcJavaObj, name, nil, nil, nil}
 	case strings.HasPrefix(t, "struct<"):
-		return ColumnType{jdbcStruct, strings.ToUpper(t), size(), nil, nil}
+		return ColumnType{jdbcStruct, name, size(), nil, nil}
 	case strings.HasPrefix(t, "interval"):
-		return ColumnType{jdbcOther, strings.ToUpper(t), size(), nil, nil}
+		return ColumnType{jdbcOther, name, size(), nil, nil}
 	}
-	return ColumnType{jdbcOther, strings.ToUpper(t), nil, nil, nil}
+	return ColumnType{jdbcOther, name, nil, nil, nil}
 }
 
 // defaultSize is Spark's DataType.defaultSize for the types Spark Thrift Server reports a

@@ -7,29 +7,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-func TestJDBCPattern(t *testing.T) {
-	cases := []struct {
-		pattern, name string
-		want          bool
-	}{
-		{"", "anything", true},
-		{"%", "", true},
-		{"tab%", "Table_1", true},
-		{"t_b", "tab", true},
-		{"t_b", "tabs", false},
-		{`my\_tab`, "my_tab", true},
-		{`my\_tab`, "myxtab", false},
-		{"a.b", "a.b", true},
-		{"a.b", "axb", false},
-		{"(x)", "(x)", true},
-	}
-	for _, c := range cases {
-		if got := JDBCPattern(c.pattern).MatchString(c.name); got != c.want {
-			t.Errorf("JDBCPattern(%q) on %q = %v, want %v", c.pattern, c.name, got, c.want)
-		}
-	}
-}
-
 // The numbers are Spark Thrift Server's (SparkGetColumnsOperation, checked against STS 4.3
 // in itest): default sizes in bytes, not JDBC precisions.
 func TestSparkColumnType(t *testing.T) {
@@ -51,10 +28,11 @@ func TestSparkColumnType(t *testing.T) {
 		"timestamp_ntz":                    "{93 TIMESTAMP_NTZ 8 6 <nil>}",
 		"boolean":                          "{16 BOOLEAN 1 0 <nil>}",
 		"array<int>":                       "{2003 ARRAY<INT> <nil> <nil> <nil>}",
-		"map<string,int>":                  "{2000 MAP<STRING,INT> <nil> <nil> <nil>}",
-		"struct<a:int,b:double>":           "{2002 STRUCT<A:INT,B:DOUBLE> 12 <nil> <nil>}",
-		"struct<a:int,b:struct<c:bigint>>": "{2002 STRUCT<A:INT,B:STRUCT<C:BIGINT>> 12 <nil> <nil>}",
-		"struct<a:int,s:string>":           "{2002 STRUCT<A:INT,S:STRING> <nil> <nil> <nil>}",
+		"map<string,int>":                  "{2000 MAP<STRING, INT> <nil> <nil> <nil>}",
+		"struct<a:int,b:double>":           "{2002 STRUCT<a: INT, b: DOUBLE> 12 <nil> <nil>}",
+		"struct<a:int,b:struct<c:bigint>>": "{2002 STRUCT<a: INT, b: STRUCT<c: BIGINT>> 12 <nil> <nil>}",
+		"struct<a:int,s:string>":           "{2002 STRUCT<a: INT, s: STRING> <nil> <nil> <nil>}",
+		"struct<City:string,ZIP:int>":      "{2002 STRUCT<City: STRING, ZIP: INT> <nil> <nil> <nil>}",
 		"interval year to month":           "{1111 INTERVAL YEAR TO MONTH 4 <nil> <nil>}",
 		"interval day to second":           "{1111 INTERVAL DAY TO SECOND 8 <nil> <nil>}",
 	}

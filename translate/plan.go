@@ -33,6 +33,17 @@ func catalogPlan(c *connect.Catalog) *connect.Plan {
 // QuoteIdent quotes one identifier part for Spark SQL.
 func QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
+// qualified joins the quoted parts of a multi-part name, leaving out empty leading parts.
+func qualified(parts ...string) string {
+	for len(parts) > 1 && parts[0] == "" {
+		parts = parts[1:]
+	}
+	for i, p := range parts {
+		parts[i] = QuoteIdent(p)
+	}
+	return strings.Join(parts, ".")
+}
+
 // ListCatalogsPlan lists the session's catalogs (name, description).
 func ListCatalogsPlan() *connect.Plan {
 	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListCatalogs{ListCatalogs: &connect.ListCatalogs{}}})
@@ -45,21 +56,24 @@ func ListNamespacesPlan(catalog string) *connect.Plan {
 
 // ListTablesPlan lists the tables and views of catalog.namespace (name, catalog, namespace,
 // description, tableType, isTemporary).
+// An empty catalog names the session's current one: ListTablesPlan("", "global_temp") lists
+// the global temporary views, and local ones, as Spark lists them there.
 func ListTablesPlan(catalog, namespace string) *connect.Plan {
-	db := QuoteIdent(catalog) + "." + QuoteIdent(namespace)
+	db := qualified(catalog, namespace)
 	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListTables{ListTables: &connect.ListTables{DbName: &db}}})
 }
 
 // ListColumnsPlan lists the columns of catalog.namespace.table (name, description, dataType,
 // nullable, isPartition, isBucket, ...).
+// Empty leading parts are left out: ListColumnsPlan("", "", "v") names a temporary view.
 func ListColumnsPlan(catalog, namespace, table string) *connect.Plan {
-	name := QuoteIdent(catalog) + "." + QuoteIdent(namespace) + "." + QuoteIdent(table)
+	name := qualified(catalog, namespace, table)
 	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListColumns{ListColumns: &connect.ListColumns{TableName: name}}})
 }
 
 // ListFunctionsPlan lists the functions visible from catalog.namespace (name, catalog,
 // namespace, description, className, isTemporary).
 func ListFunctionsPlan(catalog, namespace string) *connect.Plan {
-	db := QuoteIdent(catalog) + "." + QuoteIdent(namespace)
+	db := qualified(catalog, namespace)
 	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListFunctions{ListFunctions: &connect.ListFunctions{DbName: &db}}})
 }

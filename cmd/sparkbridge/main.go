@@ -115,6 +115,7 @@ func run() error {
 	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
 	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
 	flag.IntVar(&tcfg.MaxFrameSize, "thrift-max-message-size", tcfg.MaxFrameSize, "largest HiveServer2 request (SASL frame or HTTP body) in bytes; what one connection can make the bridge allocate while decoding is bounded by what it really sent, and never exceeds this")
+	flag.DurationVar(&tcfg.LongPollingTimeout, "long-polling-timeout", tcfg.LongPollingTimeout, "how long a HiveServer2 GetOperationStatus call waits for a running statement to end before answering, as hive.server2.long.polling.timeout (which a session may set when it opens); 0 answers at once")
 	flag.IntVar(&tcfg.MaxConnections, "thrift-max-connections", tcfg.MaxConnections, "open connections the HiveServer2 binary port accepts before refusing new ones (0: no limit)")
 	grace := flag.Duration("shutdown-grace", 10*time.Second, "how long in-flight calls get to finish at shutdown")
 	flag.Parse()
@@ -343,7 +344,8 @@ drain:
 
 	// Phase two, on every listener at once: cut off what is left. Spark Connect calls end
 	// with ABORTED (clients must not retry), HTTP requests in flight get a moment to
-	// return, binary connections close.
+	// return (a GetOperationStatus long poll returns at once), binary connections close.
+	handler.StopWaiting()
 	csrv.Abort()
 	var stopping sync.WaitGroup
 	stopping.Add(2)
