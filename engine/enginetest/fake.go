@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -225,6 +226,18 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 	case q == "hang":
 		<-stream.Context().Done()
 		return stream.Context().Err()
+	case len(fields) == 2 && fields[0] == "sleep":
+		// A statement that ends with no result after the given duration ("sleep 200ms").
+		d, err := time.ParseDuration(fields[1])
+		if err != nil {
+			return sparkError("42601", "PARSE_SYNTAX_ERROR", "bad sleep duration")
+		}
+		select {
+		case <-time.After(d):
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+		return stream.Send(done)
 	}
 	return sparkError("42601", "PARSE_SYNTAX_ERROR", fmt.Sprintf("[PARSE_SYNTAX_ERROR] fake cannot run %q", q))
 }
