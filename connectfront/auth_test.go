@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -107,5 +108,25 @@ func TestProtectedConf(t *testing.T) {
 		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Unset{Unset: &connect.ConfigRequest_Unset{Keys: []string{"my.db.password"}}}}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("unsetting a password key: %v, want PermissionDenied", err)
+	}
+
+	// A silent Set (PySpark's builder options) keeps its other pairs, as Spark does with a key
+	// it cannot set, and warns about each dropped one.
+	yes, one, two := true, "1", "2"
+	resp, err = b.client.Config(ctx, &connect.ConfigRequest{SessionId: sid, UserContext: uc,
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Set{Set: &connect.ConfigRequest_Set{Silent: &yes,
+			Pairs: []*connect.KeyValue{{Key: "spark.sql.shuffle.partitions", Value: &one}, {Key: "spark.connect.authenticate.token", Value: &v}, {Key: "my.app.option", Value: &two}}}}}})
+	if err != nil {
+		t.Fatalf("a silent Set with a protected key: %v", err)
+	}
+	sets := b.spark.Sets()
+	if sets["spark.sql.shuffle.partitions"] != "1" || sets["my.app.option"] != "2" {
+		t.Errorf("the engine got %v, want the two unprotected pairs", sets)
+	}
+	if _, ok := sets["spark.connect.authenticate.token"]; ok {
+		t.Error("a silent Set passed the engine secret on")
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], `"spark.connect.authenticate.token"`) {
+		t.Errorf("warnings %q, want one naming the dropped key", resp.Warnings)
 	}
 }

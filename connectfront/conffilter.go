@@ -1,6 +1,7 @@
 package connectfront
 
 import (
+	"fmt"
 	"path"
 
 	"google.golang.org/grpc/codes"
@@ -25,12 +26,28 @@ func (s *Server) protected(key string) bool {
 	return false
 }
 
-// checkConfWrite refuses a Set or Unset that touches a protected key.
-func (s *Server) checkConfWrite(op *connect.ConfigRequest_Operation) error {
+// checkConfWrite refuses a Set or Unset that touches a protected key, naming the key. A
+// silent Set is Spark's "apply what you can" (PySpark sends every builder option in one):
+// as Spark itself does with a key it cannot set, the protected pairs are dropped from it and
+// the rest goes on; the warnings name each dropped key, for the response.
+func (s *Server) checkConfWrite(op *connect.ConfigRequest_Operation) (warnings []string, err error) {
 	var keys []string
 	switch {
 	case op.GetSet() != nil:
-		for _, kv := range op.GetSet().GetPairs() {
+		set := op.GetSet()
+		if set.GetSilent() {
+			kept := set.Pairs[:0:0]
+			for _, kv := range set.GetPairs() {
+				if s.protected(kv.GetKey()) {
+					warnings = append(warnings, fmt.Sprintf("the Spark conf %q is protected by the bridge; it was not set", kv.GetKey()))
+					continue
+				}
+				kept = append(kept, kv)
+			}
+			set.Pairs = kept
+			return warnings, nil
+		}
+		for _, kv := range set.GetPairs() {
 			keys = append(keys, kv.GetKey())
 		}
 	case op.GetUnset() != nil:
@@ -38,10 +55,10 @@ func (s *Server) checkConfWrite(op *connect.ConfigRequest_Operation) error {
 	}
 	for _, k := range keys {
 		if s.protected(k) {
-			return status.Errorf(codes.PermissionDenied, "the Spark conf %q is protected by the bridge and cannot be changed by clients", k)
+			return nil, status.Errorf(codes.PermissionDenied, "the Spark conf %q is protected by the bridge and cannot be changed by clients", k)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // redactConf hides protected values in a Config response, whatever the operation was

@@ -332,7 +332,8 @@ func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*conne
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkConfWrite(req.GetOperation()); err != nil {
+	warnings, err := s.checkConfWrite(req.GetOperation())
+	if err != nil {
 		return nil, err
 	}
 	resp, err := c.Config(ctx, req)
@@ -340,6 +341,7 @@ func (s *Server) Config(ctx context.Context, req *connect.ConfigRequest) (*conne
 		return nil, engineErr(sess, err)
 	}
 	s.redactConf(resp)
+	resp.Warnings = append(resp.Warnings, warnings...)
 	return resp, nil
 }
 

@@ -259,6 +259,11 @@ func TestConnectSecurity(t *testing.T) {
 	if tok := fmt.Sprint(out["token"]); tok == harness.token || (tok != "*********(redacted)" && tok != "SparkNoSuchElementException") {
 		t.Fatalf("reading the engine secret through the bridge gave %q", tok)
 	}
+	// Builder options with a protected key: the session opens, the other options apply, the
+	// protected one does not reach the engine.
+	if out := probe(url(aliceTok, ""), "builder-options"); out["ok"] != true || out["partitions"] != "3" || out["secret"] != "unset" {
+		t.Fatalf("builder options with a protected key: %v", out)
+	}
 
 	// HiveServer2 over TLS, both transports, with the users file's password.
 	pem, err := os.ReadFile(certFile)

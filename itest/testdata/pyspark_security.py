@@ -7,7 +7,15 @@ from pyspark.sql import SparkSession
 url, probe = sys.argv[1], sys.argv[2]
 out = {}
 try:
-    spark = SparkSession.builder.remote(url).getOrCreate()
+    builder = SparkSession.builder.remote(url)
+    if probe == "builder-options":
+        # PySpark sends builder options as one silent Set; a protected key among them (as in
+        # PySpark's own ReusedConnectTestCase) must not keep the session from opening.
+        builder = builder.config("spark.myapp.secret.key", "s3cr3t").config("spark.sql.shuffle.partitions", "3")
+    spark = builder.getOrCreate()
+    if probe == "builder-options":
+        out["partitions"] = spark.conf.get("spark.sql.shuffle.partitions")
+        out["secret"] = spark.conf.get("spark.myapp.secret.key", "unset")
     if probe == "query":
         out["value"] = spark.sql("SELECT 40 + 2 AS v").collect()[0]["v"]
     elif probe == "read-secret":
