@@ -15,7 +15,8 @@ try:
     spark = builder.getOrCreate()
     if probe == "builder-options":
         out["partitions"] = spark.conf.get("spark.sql.shuffle.partitions")
-        out["secret"] = spark.conf.get("spark.myapp.secret.key", "unset")
+        # Values of secret-looking keys are redacted on the way out; whether the key is set is not.
+        out["secret"] = "set" if spark.sql("SET").where("key = 'spark.myapp.secret.key'").count() else "unset"
     if probe == "query":
         out["value"] = spark.sql("SELECT 40 + 2 AS v").collect()[0]["v"]
     elif probe == "read-secret":
