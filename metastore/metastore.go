@@ -385,6 +385,10 @@ func (c Config) siteProperties() map[string]string {
 		"hive.metastore.schema.verification": "false",
 		// Hive's asynchronous logging needs a jar Spark does not ship.
 		"hive.async.log.enabled": "false",
+		// Hive's default pool, BoneCP, is not among Spark's jars: DataNucleus falls back, but
+		// the transaction handler that drop_database loads does not, and its worker thread
+		// dies with NoClassDefFoundError, so DROP DATABASE ... CASCADE failed. HikariCP is.
+		"datanucleus.connectionPoolingType": "HikariCP",
 	}
 	if c.DBURL == "" {
 		props["javax.jdo.option.ConnectionURL"] = "jdbc:derby:;databaseName=" + filepath.Join(c.DataDir, "metastore_db") + ";create=true"
