@@ -430,15 +430,17 @@ func (h *Handler) GetOperationStatus(ctx context.Context, req *hiveserver.TGetOp
 // longPollingKey is HiveServer2's conf for the GetOperationStatus wait.
 const longPollingKey = "hive.server2.long.polling.timeout"
 
-// longPoll waits, as HiveServer2 does, for a running operation to end before its status is
-// read, so that a short statement reads FINISHED on the first poll (clients such as dbt and
-// Superset sleep seconds after any other answer). It returns at once for an operation that
-// has ended, and early when the operation ends, the call's connection goes, or the bridge
-// shuts down. It holds no lock while it waits.
+// longPoll waits, as Spark Thrift Server does, for a running operation to end before its
+// status is read, up to the session's long polling timeout, so that a short statement reads
+// FINISHED on the first poll (clients such as dbt and Superset sleep seconds after any other
+// answer). It returns at once for an operation that has ended, and early when the operation
+// ends, the call's connection goes, or the bridge shuts down. It holds no lock while it waits.
 //
-// The wait is the session's long polling timeout; when the client asks for progress (beeline
-// does, to draw its progress bar), it is Hive's step instead: 500 ms for the operation's
-// first 10 s, 500 ms more every further 10 s, never more than the timeout.
+// A client that asks for progress (beeline, to draw its progress bar, but PyHive too, and so
+// dbt and Superset) waits the same way while the operation is younger than the timeout; after
+// that, when the operation has run longer than any client would wait on Spark Thrift Server
+// anyway, the wait also ends at the next progress report and is bounded by Hive's step (500 ms
+// more per 10 s run), so the bar moves as Spark's stages do.
 func (h *Handler) longPoll(ctx context.Context, op *operation, progress bool) {
 	select {
 	case <-op.ready:
@@ -446,27 +448,31 @@ func (h *Handler) longPoll(ctx context.Context, op *operation, progress bool) {
 	default:
 	}
 	wait := op.sess.longPoll
+	if wait <= 0 {
+		return
+	}
+	var news <-chan struct{}
 	if progress {
 		op.mu.Lock()
 		elapsed := time.Since(op.started)
 		op.mu.Unlock()
-		wait = min(wait, pollStep(elapsed))
-	}
-	if wait <= 0 {
-		return
+		if elapsed >= wait {
+			wait = min(wait, pollStep(elapsed))
+			news = op.progressSignal()
+		}
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-op.ready:
+	case <-news:
 	case <-timer.C:
 	case <-ctx.Done():
 	case <-h.stopping:
 	}
 }
 
-// pollStep is Hive's long polling step when progress is requested: 500 ms per started 10 s
-// the operation has run.
+// pollStep is Hive's long polling step: 500 ms per started 10 s the operation has run.
 func pollStep(elapsed time.Duration) time.Duration {
 	return (elapsed/(10*time.Second) + 1) * 500 * time.Millisecond
 }

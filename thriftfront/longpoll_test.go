@@ -76,6 +76,17 @@ func TestLongPollingAnswersFinishedOnFirstPoll(t *testing.T) {
 		if got := pollState(t, cl, op); got != c.want {
 			t.Errorf("long polling %s: first poll read %v, want %v", c.timeout, got, c.want)
 		}
+		// PyHive (so dbt and Superset) asks for progress on every poll: a young operation is
+		// waited for all the same.
+		op = execAsync(t, cl, sh, "sleep 300ms")
+		yes := true
+		st, err := cl.GetOperationStatus(context.Background(), &hiveserver.TGetOperationStatusReq{OperationHandle: op, GetProgressUpdate: &yes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.GetOperationState(); got != c.want {
+			t.Errorf("long polling %s with progress: first poll read %v, want %v", c.timeout, got, c.want)
+		}
 	}
 }
 

@@ -52,9 +52,12 @@ type operation struct {
 	completed time.Time
 	schema    *hiveserver.TTableSchema // nil until known; empty when there is no result set
 	progress  *connect.ExecutePlanResponse_ExecutionProgress
-	stageDone map[int64]int64 // completed tasks last logged, per stage
-	logs      []string        // operation log, bounded by maxLogLines
-	logRead   int             // lines already returned by FETCH_NEXT
+	// progressed is closed, and replaced, whenever progress is noted: a status call waiting
+	// for news of a long operation wakes on it.
+	progressed chan struct{}
+	stageDone  map[int64]int64 // completed tasks last logged, per stage
+	logs       []string        // operation log, bounded by maxLogLines
+	logRead    int             // lines already returned by FETCH_NEXT
 
 	execID string // the engine operation id of the current execution; guarded by mu
 
@@ -284,6 +287,10 @@ func (op *operation) noteProgress(p *connect.ExecutePlanResponse_ExecutionProgre
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	op.progress = p
+	if op.progressed != nil {
+		close(op.progressed)
+		op.progressed = nil
+	}
 	if op.stageDone == nil {
 		op.stageDone = map[int64]int64{}
 	}
@@ -294,6 +301,16 @@ func (op *operation) noteProgress(p *connect.ExecutePlanResponse_ExecutionProgre
 			op.appendLog(lines[i])
 		}
 	}
+}
+
+// progressSignal returns a channel closed at the operation's next progress report.
+func (op *operation) progressSignal() <-chan struct{} {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.progressed == nil {
+		op.progressed = make(chan struct{})
+	}
+	return op.progressed
 }
 
 // progressUpdate is the operation's HS2 progress report.
