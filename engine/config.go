@@ -47,6 +47,14 @@ type Config struct {
 	// is their own group.
 	Groups map[string]string
 
+	// Profiles are other ways to launch an engine, by name: another Spark installation (so
+	// another Spark version) with confs and jars of its own. UserProfiles and GroupProfiles
+	// choose one for a user or for a group's members (a user's entry wins); everyone else
+	// gets SparkHome and SparkConf.
+	Profiles      map[string]Profile
+	UserProfiles  map[string]string
+	GroupProfiles map[string]string
+
 	// StaticEngines are pre-provisioned Spark Connect endpoints, by name.
 	StaticEngines map[string]StaticEngine
 	// UserEngines and GroupEngines route users, or members of groups, to static engines.
@@ -86,6 +94,17 @@ type StaticEngine struct {
 	// TLS dials the endpoint with TLS; CAFile, if set, is the PEM bundle to trust.
 	TLS    bool   `json:"tls"`
 	CAFile string `json:"ca_file"`
+}
+
+// Profile is a way to launch engines other than the default one.
+type Profile struct {
+	// SparkHome is the Spark installation whose spark-submit launches the engine.
+	SparkHome string `json:"spark_home"`
+	// SparkConf holds --conf values for the profile's engines, over Config.SparkConf.
+	SparkConf map[string]string `json:"spark_conf"`
+	// Jars are added to spark.jars: Spark 3.5's Connect server, for one, is not part of its
+	// distribution (spark-connect_2.12-3.5.x.jar from Maven Central).
+	Jars []string `json:"jars"`
 }
 
 // DefaultConfig returns the configuration `make run` uses, minus SparkHome.

@@ -27,6 +27,10 @@ const ServerClass = "org.apache.spark.sql.connect.service.SparkConnectServer"
 // session's user as Spark's current user for each request.
 const PluginInterceptor = "dev.sparkbridge.engine.UserContextInterceptor"
 
+// TokenInterceptor is the Connect interceptor in the sparkbridge JVM jar that refuses calls
+// without the engine's secret: Spark 4 checks the secret itself, Spark 3.5 cannot.
+const TokenInterceptor = "dev.sparkbridge.engine.TokenInterceptor"
+
 // TokenEnv is the environment variable through which an engine receives its secret
 // (spark.connect.authenticate.token); a secret on argv would be visible to every local user.
 const TokenEnv = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
@@ -38,8 +42,11 @@ type Spec struct {
 	// User is the identity the engine serves (and runs as, with proxy users on); empty for
 	// an engine shared by everyone.
 	User string
-	// Conf holds extra Spark confs for this engine, applied over Config.SparkConf.
+	// Conf holds extra Spark confs for this engine, applied over Config.SparkConf and the
+	// profile's.
 	Conf map[string]string
+	// Profile names the Config.Profiles entry to launch with; empty for the default.
+	Profile string
 }
 
 // Process is a running engine: a Spark Connect endpoint plus, for launched engines, the
@@ -82,16 +89,24 @@ var bindFailure = regexp.MustCompile(`(?i)(address already in use|failed to bind
 
 // Launch starts spark-submit and waits until the process has either exited or is running.
 func (l *SparkSubmit) Launch(ctx context.Context, spec Spec) (Process, error) {
-	submit := filepath.Join(l.cfg.SparkHome, "bin", "spark-submit")
+	home := l.cfg.SparkHome
+	if spec.Profile != "" {
+		prof, ok := l.cfg.Profiles[spec.Profile]
+		if !ok {
+			return nil, newError(KindInternal, nil, "engine profile %q is not defined", spec.Profile)
+		}
+		home = prof.SparkHome
+	}
+	submit := filepath.Join(home, "bin", "spark-submit")
 	if _, err := os.Stat(submit); err != nil {
-		return nil, newError(KindUnavailable, err, "spark-submit not found under %q (run 'make spark')", l.cfg.SparkHome)
+		return nil, newError(KindUnavailable, err, "spark-submit not found under %q (run 'make spark')", home)
 	}
 	if err := os.MkdirAll(l.cfg.LogDir, 0o755); err != nil {
 		return nil, newError(KindUnavailable, err, "cannot create engine log directory")
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		p, err := l.start(spec, submit)
+		p, err := l.start(spec, home, submit)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +128,7 @@ func (l *SparkSubmit) Launch(ctx context.Context, spec Spec) (Process, error) {
 	return nil, lastErr
 }
 
-func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
+func (l *SparkSubmit) start(spec Spec, home, submit string) (*localProcess, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
@@ -157,7 +172,9 @@ func (l *SparkSubmit) start(spec Spec, submit string) (*localProcess, error) {
 	// Files an engine writes into its working directory (derby.log, a default warehouse)
 	// land beside its log, not wherever the bridge was started.
 	cmd.Dir = l.cfg.LogDir
-	cmd.Env = append(os.Environ(), TokenEnv+"="+token, "SPARK_LOCAL_IP=127.0.0.1")
+	// SPARK_HOME names the install to run: spark-submit prefers the variable to its own
+	// location, and the bridge's environment may name another Spark (another profile's).
+	cmd.Env = append(os.Environ(), TokenEnv+"="+token, "SPARK_LOCAL_IP=127.0.0.1", "SPARK_HOME="+home)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Own process group, so Stop reaches every process spark-submit starts; Pdeathsig, so the
@@ -191,14 +208,22 @@ func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
 	for k, v := range l.cfg.SparkConf {
 		conf[k] = v
 	}
+	prof := l.cfg.Profiles[spec.Profile]
+	for k, v := range prof.SparkConf {
+		conf[k] = v
+	}
 	for k, v := range spec.Conf {
 		conf[k] = v
+	}
+	for _, jar := range prof.Jars {
+		conf["spark.jars"] = appendList(conf["spark.jars"], jar)
 	}
 	for k, v := range l.cfg.CatalogConf {
 		conf[k] = v
 	}
 	if l.cfg.PluginJar != "" {
 		conf["spark.jars"] = appendList(conf["spark.jars"], l.cfg.PluginJar)
+		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], TokenInterceptor)
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], PluginInterceptor)
 	}
 	conf["spark.connect.grpc.binding.address"] = "127.0.0.1"

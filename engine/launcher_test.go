@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // The catalog confs are the bridge's: neither the config's defaults nor a user's or a
 // session's confs can point an engine at another metastore or warehouse.
@@ -58,11 +61,28 @@ func TestEngineConfPlugin(t *testing.T) {
 	if want := "/opt/x.jar,/opt/sparkbridge/sparkbridge-jvm.jar"; got["spark.jars"] != want {
 		t.Errorf("spark.jars = %q, want %q", got["spark.jars"], want)
 	}
-	if want := "com.example.Audit," + PluginInterceptor; got["spark.connect.grpc.interceptor.classes"] != want {
+	if want := "com.example.Audit," + TokenInterceptor + "," + PluginInterceptor; got["spark.connect.grpc.interceptor.classes"] != want {
 		t.Errorf("interceptors = %q, want %q", got["spark.connect.grpc.interceptor.classes"], want)
 	}
 	cfg.SparkConf = map[string]string{"spark.jars": cfg.PluginJar}
 	if got := NewSparkSubmit(cfg).engineConf(Spec{}, 1)["spark.jars"]; got != cfg.PluginJar {
 		t.Errorf("spark.jars = %q, want the plugin once", got)
+	}
+}
+
+// A profile's Spark confs and jars apply over the config's, and the user's over both.
+func TestEngineConfProfile(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SparkConf = map[string]string{"spark.a": "config", "spark.b": "config"}
+	cfg.Profiles = map[string]Profile{"spark35": {SparkHome: "/opt/spark-3.5", SparkConf: map[string]string{"spark.b": "profile", "spark.c": "profile"},
+		Jars: []string{"/opt/spark-connect_2.12-3.5.7.jar"}}}
+	got := NewSparkSubmit(cfg).engineConf(Spec{Profile: "spark35", Conf: map[string]string{"spark.c": "user"}}, 1)
+	for k, want := range map[string]string{"spark.a": "config", "spark.b": "profile", "spark.c": "user", "spark.jars": "/opt/spark-connect_2.12-3.5.7.jar"} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if _, err := NewSparkSubmit(cfg).Launch(context.Background(), Spec{Profile: "nope"}); err == nil {
+		t.Error("launching with an undefined profile worked")
 	}
 }

@@ -60,6 +60,7 @@ type placement struct {
 	runAs       string // the identity the engine runs as (proxy user)
 	static      string // name of a static engine, or ""
 	conf        map[string]string
+	profile     string // Config.Profiles entry the engine launches with; "" for the default
 	idleTimeout time.Duration
 }
 
@@ -107,6 +108,18 @@ func (m *Manager) place(req SessionRequest, sessionID string) (placement, error)
 		return placement{}, err
 	}
 	p.conf = conf
+	if name := m.cfg.UserProfiles[req.User]; name != "" {
+		p.profile = name
+	} else if name := m.cfg.GroupProfiles[group]; name != "" {
+		p.profile = name
+	}
+	if p.profile != "" {
+		if _, ok := m.cfg.Profiles[p.profile]; !ok {
+			return placement{}, newError(KindInternal, nil, "engine profile %q is mapped but not defined", p.profile)
+		}
+		// Users of one group or server engine may have different profiles: they do not share.
+		p.key += "/profile/" + p.profile
+	}
 	p.idleTimeout = m.cfg.IdleTimeout
 	if v := SessionConf(req.Conf, ConfIdleTimeout); v != "" {
 		d, err := time.ParseDuration(v)

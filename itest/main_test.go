@@ -119,6 +119,35 @@ func runMain(m *testing.M) (int, error) {
 	return code, nil
 }
 
+// spark35Profile is the engine profile of Spark 3.5 engines, as JSON: pyspark 3.5's Spark
+// install (.venv-spark35), its Connect server jar (.cache/jars) and its Python for UDFs.
+func spark35Profile() (string, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return "", err
+	}
+	venv := filepath.Join(root, ".venv-spark35")
+	home := filepath.Join(venv, "lib", "python3."+pythonMinor(venv), "site-packages", "pyspark")
+	jar := filepath.Join(root, ".cache", "jars", "spark-connect_2.12-3.5.7.jar")
+	for _, p := range []string{filepath.Join(home, "bin", "spark-submit"), jar} {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("the Spark 3.5 engine profile needs %s (run 'make clients'): %w", p, err)
+		}
+	}
+	b, err := json.Marshal(map[string]any{"spark_home": home, "jars": []string{jar},
+		"spark_conf": map[string]string{"spark.pyspark.python": filepath.Join(venv, "bin", "python")}})
+	return string(b), err
+}
+
+// pythonMinor is the minor version of a venv's Python 3 (its lib/python3.N directory).
+func pythonMinor(venv string) string {
+	m, _ := filepath.Glob(filepath.Join(venv, "lib", "python3.*"))
+	if len(m) == 0 {
+		return "x"
+	}
+	return strings.TrimPrefix(filepath.Base(m[0]), "python3.")
+}
+
 func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
 	return startBridgeArgs(bin, work, sparkHome, venv, map[string]string{"static": "harness"})
 }
@@ -150,12 +179,19 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 	if err != nil {
 		return nil, err
 	}
-	// User "static" is routed to the harness's Spark Connect server, a static engine.
+	// User "static" is routed to the harness's Spark Connect server, a static engine; user
+	// "old" gets Spark 3.5 engines (the version matrix).
 	config := filepath.Join(work, "sparkbridge.json")
 	userEngines, _ := json.Marshal(static)
+	spark35, err := spark35Profile()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(`{"engine": {
 		"static_engines": {"harness": {"addr": %q, "token": %q}},
-		"user_engines": %s}}`, harness.addr(), harness.token, userEngines)), 0o600); err != nil {
+		"user_engines": %s,
+		"profiles": {"spark35": %s},
+		"user_profiles": {"old": "spark35"}}}`, harness.addr(), harness.token, userEngines, spark35)), 0o600); err != nil {
 		return nil, err
 	}
 	b.cmd = exec.Command(bin,

@@ -26,3 +26,4 @@ fetch() { # coordinates sha256
 }
 
 fetch "$POSTGRES_JDBC" "$POSTGRES_JDBC_SHA256"
+fetch "$SPARK35_CONNECT" "$SPARK35_CONNECT_SHA256"

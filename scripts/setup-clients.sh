@@ -28,4 +28,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The version matrix: PySpark 3.5 (engine install and client) and the thin clients of 4.0-4.2,
+# one venv each, from their pinned requirements.
+matrix_venv() { # venv requirements
+  local venv=$1 req=$2 stamp want
+  stamp="$venv/.sparkbridge-ready"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  echo "setup-clients: installing $(basename "$req" .txt) into $venv" >&2
+  [ -x "$venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$venv" || { echo "setup-clients: cannot create $venv" >&2; exit 1; }
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" || { echo "setup-clients: pip install into $venv failed" >&2; exit 1; }
+  echo "$want" > "$stamp"
+}
+matrix_venv "$root/.venv-spark35" "$root/scripts/requirements-spark35.txt"
+for v in 4.0 4.1 4.2; do
+  matrix_venv "$root/.venv-pyspark-$v" "$root/scripts/requirements-pyspark-$v.txt"
+done
+
 "$root/scripts/fetch-jars.sh"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -62,6 +63,9 @@ type engineConfig struct {
 	ShareLevel              string                         `json:"share_level"`
 	AllowShareLevelOverride *bool                          `json:"allow_share_level_override"`
 	Groups                  map[string]string              `json:"groups"`
+	Profiles                map[string]engine.Profile      `json:"profiles"`
+	UserProfiles            map[string]string              `json:"user_profiles"`
+	GroupProfiles           map[string]string              `json:"group_profiles"`
 	StaticEngines           map[string]engine.StaticEngine `json:"static_engines"`
 	UserEngines             map[string]string              `json:"user_engines"`
 	GroupEngines            map[string]string              `json:"group_engines"`
@@ -144,6 +148,35 @@ func (ec engineConfig) apply(cfg *engine.Config) error {
 	}
 	if ec.Groups != nil {
 		cfg.Groups = ec.Groups
+	}
+	if ec.Profiles != nil {
+		cfg.Profiles = ec.Profiles
+	}
+	if ec.UserProfiles != nil {
+		cfg.UserProfiles = ec.UserProfiles
+	}
+	if ec.GroupProfiles != nil {
+		cfg.GroupProfiles = ec.GroupProfiles
+	}
+	for name, p := range cfg.Profiles {
+		if p.SparkHome == "" {
+			return fmt.Errorf("engine profile %q has no spark_home", name)
+		}
+		if _, err := os.Stat(filepath.Join(p.SparkHome, "bin", "spark-submit")); err != nil {
+			return fmt.Errorf("engine profile %q: no spark-submit under %s", name, p.SparkHome)
+		}
+		for _, jar := range p.Jars {
+			if _, err := os.Stat(jar); err != nil {
+				return fmt.Errorf("engine profile %q: jar %s: %w", name, jar, err)
+			}
+		}
+	}
+	for _, m := range []map[string]string{cfg.UserProfiles, cfg.GroupProfiles} {
+		for who, name := range m {
+			if _, ok := cfg.Profiles[name]; !ok {
+				return fmt.Errorf("%s is mapped to engine profile %q, which profiles does not define", who, name)
+			}
+		}
 	}
 	if ec.StaticEngines != nil {
 		cfg.StaticEngines = ec.StaticEngines
