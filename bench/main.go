@@ -27,7 +27,10 @@ type config struct {
 	latencySamples, concurrent      int
 	fetchSize                       int
 	skipSTS, skipPySpark            bool
-	reportOnly                      bool
+	reportOnly, onlyG8              bool
+	// dbtVenv is the venv with dbt-spark and dbt-tests-adapter ("" skips G8); dbtSuite the
+	// directory of the suite's conftest.py and test module.
+	dbtVenv, dbtSuite string
 }
 
 func (c *config) python() string { return filepath.Join(c.venv, "bin", "python") }
@@ -56,6 +59,9 @@ func main() {
 	flag.IntVar(&cfg.fetchSize, "fetch-size", 10_000, "HS2 fetch size for G1")
 	flag.BoolVar(&cfg.skipSTS, "skip-sts", false, "skip Spark Thrift Server (for quick iterations; the report then lacks G1)")
 	flag.BoolVar(&cfg.skipPySpark, "skip-pyspark", false, "skip PySpark (for quick iterations; the report then lacks most of G3)")
+	flag.StringVar(&cfg.dbtVenv, "dbt-venv", ".venv-dbt", "the venv with dbt-spark and dbt-tests-adapter, for G8 (empty: skip G8)")
+	flag.StringVar(&cfg.dbtSuite, "dbt-suite", "itest/testdata/dbt_adapter", "the dbt adapter suite G8 runs")
+	flag.BoolVar(&cfg.onlyG8, "only-g8", false, "measure G8 alone (bridge and Spark Thrift Server in this run) and put it into the report in -json")
 	flag.BoolVar(&cfg.reportOnly, "report-only", false, "measure nothing: recompute the ratios in -json and rewrite -markdown from it")
 	flag.Parse()
 	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
@@ -87,7 +93,17 @@ func run(cfg *config) error {
 	if cfg.sparkHome == "" {
 		return fmt.Errorf("no Spark: pass -spark-home or set SPARK_HOME (make bench does)")
 	}
-	for _, p := range []*string{&cfg.sparkHome, &cfg.venv, &cfg.bridgeBin, &cfg.out} {
+	if cfg.dbtVenv != "" {
+		abs, err := filepath.Abs(cfg.dbtVenv)
+		if err != nil {
+			return err
+		}
+		cfg.dbtVenv = abs
+		if _, err := os.Stat(filepath.Join(abs, "bin", "python")); err != nil {
+			return fmt.Errorf("G8 needs the dbt venv %s (run 'make clients', or pass -dbt-venv ''): %w", abs, err)
+		}
+	}
+	for _, p := range []*string{&cfg.sparkHome, &cfg.venv, &cfg.bridgeBin, &cfg.out, &cfg.dbtSuite} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
@@ -100,6 +116,24 @@ func run(cfg *config) error {
 	rep := newReport(cfg)
 	ctx := context.Background()
 	start := time.Now()
+	if cfg.onlyG8 {
+		b, err := os.ReadFile(cfg.jsonPath)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, rep); err != nil {
+			return fmt.Errorf("%s: %w", cfg.jsonPath, err)
+		}
+		if err := benchG8(ctx, cfg, rep); err != nil {
+			return err
+		}
+		rep.Ratios = nil
+		rep.finish()
+		if err := rep.writeJSON(cfg.jsonPath); err != nil {
+			return err
+		}
+		return rep.writeMarkdown(cfg.markdown)
+	}
 
 	if err := benchEngine(ctx, cfg, rep); err != nil {
 		return err

@@ -191,7 +191,8 @@ func benchEngine(ctx context.Context, cfg *config, rep *Report) error {
 		}
 		rep.Profiles = append(rep.Profiles, Profile{Name: p.name, Path: path, Top: top})
 	}
-	return nil
+	// G8, last: the dbt adapter suite creates and drops its own schemas.
+	return recordDbt(ctx, cfg, rep, "bridge.dbt.adapter", br.thrift, "bench")
 }
 
 // benchSTS measures Spark Thrift Server on the same data.
@@ -231,8 +232,14 @@ func benchSTS(ctx context.Context, cfg *config, rep *Report) error {
 	log.Infof("%-36s median %.3fs  runs %v", js.Name, js.Median, fmtSecs(js.Runs))
 	rep.Latency["sts.thrift.select1"], err = latency("sts.thrift.select1", cfg.latencySamples, selectOneHS2(ctx, hc))
 	hc.Close()
-	if err != nil || big == nil {
+	if err != nil {
 		return err
+	}
+	if err := recordDbt(ctx, cfg, rep, "sts.dbt.adapter", addr, "bench"); err != nil {
+		return err
+	}
+	if big == nil {
+		return nil
 	}
 	// The large variant. With its defaults (incrementalCollect=false) Spark Thrift Server
 	// collects a whole result in the driver before the first fetch; with incremental collect
@@ -270,4 +277,54 @@ func waitQuery(ctx context.Context, c *connectClient) error {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// benchG8 measures G8 alone, the bridge (over the same kind of engine as the full run) and
+// Spark Thrift Server, and puts it into rep, a previous run's report.
+func benchG8(ctx context.Context, cfg *config, rep *Report) error {
+	tok := newToken()
+	eng, engAddr, err := startEngine(cfg, tok)
+	if eng != nil {
+		defer eng.stop()
+	}
+	if err != nil {
+		return err
+	}
+	direct, err := dialConnect(engAddr, tok, "bench")
+	if err != nil {
+		return err
+	}
+	err = waitQuery(ctx, direct)
+	direct.Close()
+	if err != nil {
+		return err
+	}
+	br, err := startBridge(cfg, engAddr, tok)
+	if err != nil {
+		return err
+	}
+	err = recordDbt(ctx, cfg, rep, "bridge.dbt.adapter", br.thrift, "bench")
+	br.stop()
+	eng.stop()
+	if err != nil {
+		return err
+	}
+	sts, addr, err := startSTS(cfg)
+	if sts != nil {
+		defer sts.stop()
+	}
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		hc, err := hs2client.Dial(ctx, addr, hs2client.Options{User: "bench", Password: "bench"})
+		if err == nil {
+			hc.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Spark Thrift Server: %w", err)
+		}
+	}
+	return recordDbt(ctx, cfg, rep, "sts.dbt.adapter", addr, "bench")
 }

@@ -185,6 +185,10 @@ func (r *Report) finish() {
 		add("G4", "SELECT 1 over HS2, p50", "bridge p50 / STS p50", b.P50, s.P50, "×", "≤ 1", atMost(1))
 		add("G4", "SELECT 1 over HS2, p99", "bridge p99 / STS p99", b.P99, s.P99, "×", "≤ 1", atMost(1))
 	}
+	if b, s := r.Series["bridge.dbt.adapter"], r.Series["sts.dbt.adapter"]; b != nil && s != nil && b.Error == "" && s.Error == "" {
+		add("G8", "dbt-spark adapter suite (dbt-tests-adapter, thrift), wall time, default poll interval", "bridge / STS",
+			b.Median, s.Median, "×", "≤ 1.0×", atMost(1.0))
+	}
 	batch := r.Memory["arrow.max_batch_mib"]
 	if p := r.Memory["bridge.thrift.go.peak_rss_mib"]; p > 0 {
 		budget := 64 + 2*batch

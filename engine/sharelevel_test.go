@@ -84,6 +84,32 @@ func TestPlacement(t *testing.T) {
 	}
 }
 
+// A user's profile wins over their group's; profiled engines have keys of their own, so that
+// one GROUP engine never serves two Spark versions.
+func TestPlacementProfiles(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ShareLevel = ShareGroup
+	cfg.Groups = map[string]string{"carol": "legacy", "dan": "legacy", "erin": "legacy"}
+	cfg.Profiles = map[string]Profile{"spark35": {SparkHome: "/opt/spark-3.5"}, "spark40": {SparkHome: "/opt/spark-4.0"}}
+	cfg.GroupProfiles = map[string]string{"legacy": "spark35"}
+	cfg.UserProfiles = map[string]string{"erin": "spark40", "zed": "nope"}
+	m := &Manager{cfg: cfg}
+	for user, want := range map[string][2]string{
+		"carol": {"group/legacy/profile/spark35", "spark35"},
+		"dan":   {"group/legacy/profile/spark35", "spark35"},
+		"erin":  {"group/legacy/profile/spark40", "spark40"},
+		"frank": {"group/frank", ""},
+	} {
+		p, err := m.place(SessionRequest{User: user}, "sid")
+		if err != nil || p.key != want[0] || p.profile != want[1] {
+			t.Errorf("%s: key %q profile %q (%v), want %q %q", user, p.key, p.profile, err, want[0], want[1])
+		}
+	}
+	if _, err := m.place(SessionRequest{User: "zed"}, "sid"); KindOf(err) != KindInternal {
+		t.Errorf("a user mapped to an undefined profile: %v", err)
+	}
+}
+
 func TestLaunchConfMergeOrderAndAllowList(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.SparkConf = map[string]string{"spark.a": "default", "spark.b": "default", "spark.executor.memory": "1g"}

@@ -60,6 +60,9 @@ func TestConfigFileErrors(t *testing.T) {
 		`{"engine": {"share_level": "cluster"}}`:                          "unknown share level",
 		`{"engine": {"user_engines": {"alice": "nowhere"}}}`:              `static engine "nowhere"`,
 		`{"engine": {"static_engines": {}, "group_engines": {"g": "x"}}}`: `static engine "x"`,
+		`{"engine": {"user_profiles": {"alice": "spark35"}}}`:             `engine profile "spark35", which profiles does not define`,
+		`{"engine": {"profiles": {"p": {}}}}`:                             `engine profile "p" has no spark_home`,
+		`{"engine": {"profiles": {"p": {"spark_home": "/nonexistent"}}}}`: `no spark-submit under /nonexistent`,
 	} {
 		fc, err := loadConfigFile(writeConfig(t, body))
 		if err == nil {
