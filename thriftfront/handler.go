@@ -159,7 +159,7 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 			resp.Status = errStatus(invalidRequest(longPollingKey + ": " + err.Error()))
 			return resp, nil
 		}
-		s.longPoll = d
+		s.longPoll = min(d, max(h.cfg.LongPollingTimeout, maxSessionLongPoll))
 	}
 
 	if err := h.applyConf(ctx, s, sessionConf(req.Configuration)); err != nil {
@@ -492,28 +492,56 @@ func hiveConf(conf map[string]string, key string) (string, bool) {
 	return v, ok
 }
 
-// hiveDuration parses a Hive time value: a number with a unit (ms, s, sec, m, min, h, d, as
-// in "5s" or "500ms"), or a bare number of milliseconds, the unit of Hive's
-// hive.server2.long.polling.timeout.
+// hiveDuration parses a Hive time value as HiveConf.getTimeVar does: an integer with an
+// optional unit, where a bare number or the suffix "l" is milliseconds (the unit of
+// hive.server2.long.polling.timeout) and a unit is matched as Hive's unitFor matches it
+// ("d" or "day…", "h" or "hour…", "m" or "min…", "s" or "sec…", "ms" or "msec…", "us" or
+// "usec…", "ns" or "nsec…"). A negative value means no wait.
 func hiveDuration(v string) (time.Duration, error) {
-	v = strings.ToLower(strings.TrimSpace(v))
-	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := v, ""
-	if i >= 0 {
-		num, unit = v[:i], strings.TrimSpace(v[i:])
+	v = strings.TrimSpace(v)
+	i := 0
+	if i < len(v) && (v[i] == '-' || v[i] == '+') {
+		i++
 	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n < 0 {
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a duration", v)
 	}
-	scale := map[string]time.Duration{"": time.Millisecond, "ms": time.Millisecond, "msec": time.Millisecond,
-		"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
-	u, ok := scale[unit]
-	if !ok {
-		return 0, fmt.Errorf("%q has an unknown unit %q", v, unit)
+	unit := strings.ToLower(strings.TrimSpace(v[i:]))
+	var u time.Duration
+	switch {
+	case unit == "" || unit == "l":
+		u = time.Millisecond
+	case unit == "d" || strings.HasPrefix(unit, "day"):
+		u = 24 * time.Hour
+	case unit == "h" || strings.HasPrefix(unit, "hour"):
+		u = time.Hour
+	case unit == "m" || strings.HasPrefix(unit, "min"):
+		u = time.Minute
+	case unit == "s" || strings.HasPrefix(unit, "sec"):
+		u = time.Second
+	case unit == "ms" || strings.HasPrefix(unit, "msec"):
+		u = time.Millisecond
+	case unit == "us" || strings.HasPrefix(unit, "usec"):
+		u = time.Microsecond
+	case unit == "ns" || strings.HasPrefix(unit, "nsec"):
+		u = time.Nanosecond
+	default:
+		return 0, fmt.Errorf("%q has an unknown time unit %q", v, unit)
 	}
-	return time.Duration(n * float64(u)), nil
+	if n <= 0 {
+		return 0, nil
+	}
+	return time.Duration(n) * u, nil
 }
+
+// maxSessionLongPoll bounds the long polling timeout a session may ask for: a binary
+// connection's call does not notice its client leaving, so a wait holds the connection's
+// clean-up back until it ends.
+const maxSessionLongPoll = time.Minute
 
 // GetResultSetMetadata returns the result schema of a finished operation.
 func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGetResultSetMetadataReq) (*hiveserver.TGetResultSetMetadataResp, error) {

@@ -164,14 +164,16 @@ func TestBadLongPollingConfRefusesSession(t *testing.T) {
 
 func TestHiveDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
-		"5000": 5 * time.Second, "500ms": 500 * time.Millisecond, "5s": 5 * time.Second, "5 sec": 5 * time.Second,
-		"2m": 2 * time.Minute, "1min": time.Minute, "1h": time.Hour, "0": 0, "1.5s": 1500 * time.Millisecond,
+		"5000": 5 * time.Second, "5000L": 5 * time.Second, "500ms": 500 * time.Millisecond, "5s": 5 * time.Second,
+		"5 sec": 5 * time.Second, "10seconds": 10 * time.Second, "2m": 2 * time.Minute, "1min": time.Minute,
+		"1h": time.Hour, "1hour": time.Hour, "2days": 48 * time.Hour, "0": 0, "-1": 0, "-5s": 0,
+		"1500000us": 1500 * time.Millisecond, "7nsec": 7,
 	} {
 		if got, err := hiveDuration(in); err != nil || got != want {
 			t.Errorf("hiveDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "soon", "-1s", "5 fortnights"} {
+	for _, bad := range []string{"", "soon", "1.5s", "5 fortnights", "s"} {
 		if _, err := hiveDuration(bad); err == nil {
 			t.Errorf("hiveDuration(%q) is no error", bad)
 		}

@@ -206,6 +206,7 @@ func (h *Handler) tables(ctx context.Context, s *session, catalog string, schema
 				t.kind = "VIEW"
 			}
 			if temp {
+				t.catalog = "" // temporary views are listed with an empty catalog
 				parts, _ := r[iNS].([]string)
 				t.global = len(parts) > 0
 				if t.global && !globalViews {
@@ -227,8 +228,10 @@ func (h *Handler) tables(ctx context.Context, s *session, catalog string, schema
 		if globalViews, err = translate.GlobalTempSchemaMatches(schemaPattern, globalTemp); err != nil {
 			return nil, invalidRequest(err.Error())
 		}
-		// Spark lists the global temporary views and then the local ones there.
-		if err := list("", globalTemp, true); err != nil {
+		// Spark lists the global temporary views and then the local ones there. The
+		// session catalog is named: a bare global_temp would resolve in the session's
+		// current catalog, which need not be spark_catalog.
+		if err := list(sessionCatalog, globalTemp, true); err != nil {
 			return nil, err
 		}
 	}
@@ -344,7 +347,10 @@ func (h *Handler) GetColumns(ctx context.Context, req *hiveserver.TGetColumnsReq
 		var rows [][]any
 		for _, t := range ts {
 			plan := translate.ListColumnsPlan(t.catalog, t.schema, t.name)
-			if t.temporary && !t.global {
+			switch {
+			case t.global: // global_temp.v resolves before any catalog, the current one included
+				plan = translate.ListColumnsPlan("", t.schema, t.name)
+			case t.temporary:
 				plan = translate.ListColumnsPlan("", "", t.name)
 			}
 			names, cols, err := h.collect(ctx, s, plan)

@@ -162,6 +162,19 @@ func (ec engineConfig) apply(cfg *engine.Config) error {
 		if p.SparkHome == "" {
 			return fmt.Errorf("engine profile %q has no spark_home", name)
 		}
+		// Engines start in the log directory: relative paths would not find them there.
+		var err error
+		if p.SparkHome, err = filepath.Abs(p.SparkHome); err != nil {
+			return err
+		}
+		jars := make([]string, len(p.Jars))
+		for i, jar := range p.Jars {
+			if jars[i], err = filepath.Abs(jar); err != nil {
+				return err
+			}
+		}
+		p.Jars = jars
+		cfg.Profiles[name] = p
 		if _, err := os.Stat(filepath.Join(p.SparkHome, "bin", "spark-submit")); err != nil {
 			return fmt.Errorf("engine profile %q: no spark-submit under %s", name, p.SparkHome)
 		}
