@@ -57,6 +57,12 @@ func toWire(err error) *wireError {
 	if errors.As(err, &we) {
 		return we
 	}
+	// An engine-layer kind says what went wrong on the bridge's side, whatever gRPC status
+	// it wraps: a launch that timed out (DeadlineExceeded inside KindUnavailable) is 08S01,
+	// not a Spark error.
+	if k := engine.KindOf(err); k != engine.KindInternal {
+		return kindToWire(k, err)
+	}
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown || ok && len(st.Details()) > 0 {
 		out := &wireError{msg: st.Message(), sqlState: "HY000", code: codeInternal}
 		if st.Code() == codes.Unavailable {
@@ -78,19 +84,25 @@ func toWire(err error) *wireError {
 		}
 		return out
 	}
-	switch {
-	case engine.IsUnavailable(err), engine.IsEngineLost(err), engine.KindOf(err) == engine.KindShuttingDown:
-		return &wireError{msg: err.Error(), sqlState: "08S01", code: codeUnavailable}
-	case engine.IsNotFound(err):
-		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidHandle}
-	case engine.IsPermissionDenied(err):
-		return &wireError{msg: err.Error(), sqlState: "42000", code: codeInvalidRequest}
-	case engine.KindOf(err) == engine.KindResourceExhausted:
-		return &wireError{msg: err.Error(), sqlState: "53000", code: codeLimit}
-	case engine.KindOf(err) == engine.KindInvalidArgument:
-		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidRequest}
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		return &wireError{msg: "operation cancelled", sqlState: "HY008", code: codeInternal}
+	}
+	return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInternal}
+}
+
+// kindToWire is the HS2 form of an engine-layer error of kind k.
+func kindToWire(k engine.Kind, err error) *wireError {
+	switch k {
+	case engine.KindUnavailable, engine.KindEngineLost, engine.KindShuttingDown:
+		return &wireError{msg: err.Error(), sqlState: "08S01", code: codeUnavailable}
+	case engine.KindNotFound:
+		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidHandle}
+	case engine.KindPermissionDenied:
+		return &wireError{msg: err.Error(), sqlState: "42000", code: codeInvalidRequest}
+	case engine.KindResourceExhausted:
+		return &wireError{msg: err.Error(), sqlState: "53000", code: codeLimit}
+	case engine.KindInvalidArgument:
+		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidRequest}
 	}
 	return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInternal}
 }
