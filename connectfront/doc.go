@@ -5,8 +5,10 @@
 // engine layer for that session, which routes the user to the user's engine, launching it on
 // first use, and then forwards the request with its streaming kind preserved: server streams
 // are relayed message by message, so results are never collected in the bridge, and a slow
-// client slows the engine stream through gRPC flow control. Messages are forwarded as parsed
-// protobuf values, whose unknown fields survive re-encoding, so newer clients keep working.
+// client slows the engine stream through gRPC flow control. Requests are parsed, because the
+// bridge reads their session and user and rewrites user_context to the authenticated user
+// (unknown fields survive re-encoding, so newer clients keep working); result frames of
+// ExecutePlan and ReattachExecute are relayed as raw bytes, never decoded (frame.go).
 //
 // connectfront may import engine, proto/spark/connect, grpc and logrus. It never launches,
 // probes or dials an engine itself. A call ends when the engine's reply (or stream) ends or

@@ -1,10 +1,15 @@
 // Package engine is the shared session layer of sparkbridge, and the only package that knows
 // Spark engines exist.
 //
-// An engine is a Spark Connect server. The Manager keeps one engine per user (the USER share
-// level), launching it on demand through a Launcher (spark-submit with the SparkConnectServer
-// class, bound to loopback, with a per-engine secret passed through the environment) and
-// reusing it for every later session of that user, whichever protocol the session came from.
+// An engine is a Spark Connect server. The Manager routes each session to an engine by its
+// key, which the share level decides: one engine per session (CONNECTION), per user (USER,
+// the default), per group (GROUP) or one for everyone (SERVER), optionally per named
+// subdomain. Users and groups may be mapped to a pre-provisioned static engine instead, or
+// to an engine profile (another Spark installation, so another Spark version). The Manager
+// launches an engine on demand through a Launcher (spark-submit with the SparkConnectServer
+// class, bound to loopback where Spark allows it, with a per-engine secret passed through the
+// environment and checked by the engine plugin's interceptor) and reuses it for every later
+// session of its key, whichever protocol the session came from.
 //
 // Both frontends get a *Session from the Manager and talk to the engine only through it:
 // Session.Client returns a Spark Connect client already bound to the user's engine and
@@ -12,8 +17,10 @@
 //
 // Lifecycles:
 //   - An engine is launched by the first session of its key; concurrent first sessions wait
-//     for that one launch. It is stopped when the Manager closes, or forgotten when its
-//     process exits, so that the next session launches a new one.
+//     for that one launch. It is stopped when the Manager closes, after its idle timeout, or
+//     when its CONNECTION session ends; it drains after its maximum lifetime; it is forgotten
+//     when its process exits or fails its liveness probes, so that the next session launches
+//     a new one.
 //   - A session ends with Session.Close, which releases the engine-side Spark Connect
 //     session, or when the Manager closes.
 //   - Manager.Close stops every engine it launched; no JVM outlives the bridge. Engine

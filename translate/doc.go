@@ -18,7 +18,9 @@
 // client cannot tell the bridge from a Spark Thrift Server by its output.
 //
 // Imports are limited to the generated code in idl/hiveserver and
-// proto/spark/connect, github.com/apache/arrow-go and the standard library.
+// proto/spark/connect, github.com/apache/arrow-go, the Thrift library's protocol
+// encoders (wire.go writes row sets straight into a Thrift protocol, into memory, never to a
+// connection) and the standard library.
 //
 // Time zone: timestamps with a time zone are rendered in UTC. Spark Connect
 // sends them as UTC instants; the Spark Thrift Server would render them in
