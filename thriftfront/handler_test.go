@@ -43,21 +43,8 @@ func newFakeEngine(t *testing.T) (*enginetest.Spark, *engine.Manager, *logrus.En
 
 func startBridge(t *testing.T) *testBridge {
 	t.Helper()
-	spark, mgr, entry := newFakeEngine(t)
-	h := NewHandler(DefaultConfig(), mgr, entry)
-	srv := NewServer(DefaultConfig(), h, entry)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ln.Close()
-		srv.Close()
-		h.Close()
-		_ = mgr.Close(context.Background())
-	})
-	return &testBridge{addr: ln.Addr().String(), spark: spark, mgr: mgr}
+	b, _ := startBridgeWith(t, DefaultConfig())
+	return b
 }
 
 // noSASLClient is a TCLIService client on an unframed NOSASL connection.
