@@ -15,13 +15,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // connectClient is a minimal Go Spark Connect client: one session, SQL executed as a plan,
 // Arrow batches collected (decoded and released, not turned into rows).
 type connectClient struct {
 	conn    *grpc.ClientConn
-	svc     connect.SparkConnectServiceClient
+	svc     connectgrpc.SparkConnectServiceClient
 	session string
 	user    string
 	// maxBatch is the largest Arrow batch seen, in bytes.
@@ -49,7 +50,7 @@ func dialConnect(addr, tok, user string) (*connectClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &connectClient{conn: conn, svc: connect.NewSparkConnectServiceClient(conn), session: uuid.NewString(), user: user}, nil
+	return &connectClient{conn: conn, svc: connectgrpc.NewSparkConnectServiceClient(conn), session: uuid.NewString(), user: user}, nil
 }
 
 func (c *connectClient) Close() error {

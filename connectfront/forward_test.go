@@ -12,10 +12,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // drain runs a statement and returns every response of its result stream.
-func drain(t testing.TB, c connect.SparkConnectServiceClient, sid, q string) []*connect.ExecutePlanResponse {
+func drain(t testing.TB, c connectgrpc.SparkConnectServiceClient, sid, q string) []*connect.ExecutePlanResponse {
 	t.Helper()
 	stream, err := c.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
 		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan(q)})
@@ -44,7 +45,7 @@ func TestResultFramesForwardedUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	direct := connect.NewSparkConnectServiceClient(conn)
+	direct := connectgrpc.NewSparkConnectServiceClient(conn)
 	for _, q := range []string{"rows 4321", "bytes 3 2000000", "ddl"} {
 		want := drain(t, direct, uuid.NewString(), q)
 		got := drain(t, b.client, uuid.NewString(), q)
@@ -79,8 +80,8 @@ func BenchmarkExecutePlanForward(b *testing.B) {
 	defer bconn.Close()
 	for _, tc := range []struct {
 		name string
-		c    connect.SparkConnectServiceClient
-	}{{"direct", connect.NewSparkConnectServiceClient(conn)}, {"bridge", connect.NewSparkConnectServiceClient(bconn)}} {
+		c    connectgrpc.SparkConnectServiceClient
+	}{{"direct", connectgrpc.NewSparkConnectServiceClient(conn)}, {"bridge", connectgrpc.NewSparkConnectServiceClient(bconn)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			sid := uuid.NewString()
 			b.SetBytes(frames * size)

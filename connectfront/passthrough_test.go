@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // A field this Spark version does not know (number 999, varint 7) must reach the engine.
@@ -96,7 +97,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := connect.NewSparkConnectServiceClient(conn)
+	c := connectgrpc.NewSparkConnectServiceClient(conn)
 	if _, err := c.Config(context.Background(), &connect.ConfigRequest{SessionId: uuid.NewString(), UserContext: &connect.UserContext{UserId: "alice"},
 		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Get{Get: &connect.ConfigRequest_Get{Keys: []string{"k"}}}}}); err != nil {
 		t.Fatalf("Config over TLS: %v", err)

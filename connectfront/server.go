@@ -22,6 +22,7 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Sessions is what the frontend needs of the engine layer.
@@ -60,7 +61,7 @@ func DefaultConfig() Config {
 
 // Server implements SparkConnectService by forwarding to engines.
 type Server struct {
-	connect.UnimplementedSparkConnectServiceServer
+	connectgrpc.UnimplementedSparkConnectServiceServer
 
 	cfg      Config
 	sessions Sessions
@@ -69,7 +70,7 @@ type Server struct {
 	abort    *abortable
 }
 
-var _ connect.SparkConnectServiceServer = (*Server)(nil)
+var _ connectgrpc.SparkConnectServiceServer = (*Server)(nil)
 
 // New returns a Server; call Serve to accept connections.
 func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
@@ -90,7 +91,7 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 		// Write result frames in large pieces: fewer syscalls per megabyte of Arrow.
 		grpc.WriteBufferSize(256<<10),
 	)
-	connect.RegisterSparkConnectServiceServer(s.grpc, s)
+	connectgrpc.RegisterSparkConnectServiceServer(s.grpc, s)
 	return s
 }
 
@@ -178,7 +179,7 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 
 // bind authenticates the caller, resolves its session, rewrites the request's user context
 // to the authenticated user and returns the client of the session's engine.
-func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID string) (*engine.Session, connect.SparkConnectServiceClient, error) {
+func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID string) (*engine.Session, connectgrpc.SparkConnectServiceClient, error) {
 	sess, err := s.session(ctx, *uc, sessionID)
 	if err != nil {
 		return nil, nil, err

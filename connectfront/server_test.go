@@ -21,11 +21,12 @@ import (
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 type testBridge struct {
 	addr   string
-	client connect.SparkConnectServiceClient
+	client connectgrpc.SparkConnectServiceClient
 	mgr    *engine.Manager
 	logs   *bytes.Buffer
 	spark  *enginetest.Spark
@@ -61,7 +62,7 @@ func startBridgeWith(t testing.TB, fcfg Config) *testBridge {
 		srv.Stop()
 		_ = mgr.Close(context.Background())
 	})
-	return &testBridge{addr: ln.Addr().String(), client: connect.NewSparkConnectServiceClient(conn), mgr: mgr, logs: logs, spark: spark}
+	return &testBridge{addr: ln.Addr().String(), client: connectgrpc.NewSparkConnectServiceClient(conn), mgr: mgr, logs: logs, spark: spark}
 }
 
 func sqlPlan(q string) *connect.Plan {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Engine is one running Spark Connect server and the bridge's client connection to it.
@@ -34,7 +35,7 @@ type Engine struct {
 
 	proc   Process
 	conn   *grpc.ClientConn
-	client connect.SparkConnectServiceClient
+	client connectgrpc.SparkConnectServiceClient
 
 	// mu guards the fields below.
 	mu         sync.Mutex
@@ -170,7 +171,7 @@ func dialEngine(p Process, maxMsg int) (*grpc.ClientConn, error) {
 }
 
 // probe asks the engine for its Spark version: the engine is ready (or alive) when it answers.
-func probe(ctx context.Context, c connect.SparkConnectServiceClient) (string, error) {
+func probe(ctx context.Context, c connectgrpc.SparkConnectServiceClient) (string, error) {
 	sid := uuid.NewString()
 	uc := &connect.UserContext{UserId: "sparkbridge", UserName: "sparkbridge"}
 	resp, err := c.AnalyzePlan(ctx, &connect.AnalyzePlanRequest{

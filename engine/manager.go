@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Manager routes sessions to engines and keeps the sessions of both frontends.
@@ -440,7 +440,7 @@ func (m *Manager) start(p placement) (*Engine, error) {
 		return nil, newError(KindUnavailable, err, "cannot connect to engine")
 	}
 	eng := &Engine{ID: id, Key: p.key, User: p.runAs, Level: p.level, Static: p.static, Started: time.Now(), IdleTimeout: p.idleTimeout,
-		proc: proc, conn: conn, client: connect.NewSparkConnectServiceClient(conn)}
+		proc: proc, conn: conn, client: connectgrpc.NewSparkConnectServiceClient(conn)}
 	eng.idleSince = time.Now()
 	if eng.Version, err = waitReady(ctx, eng); err != nil {
 		_ = conn.Close()

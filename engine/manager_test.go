@@ -18,12 +18,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // fakeSpark is an in-process Spark Connect server that answers the readiness probe and
 // checks the engine secret, as a real engine does.
 type fakeSpark struct {
-	connect.UnimplementedSparkConnectServiceServer
+	connectgrpc.UnimplementedSparkConnectServiceServer
 	token    string
 	released atomic.Int32
 }
@@ -111,7 +112,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 		}
 		p.addr = ln.Addr().String()
 		p.srv = grpc.NewServer()
-		connect.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: p.token})
+		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: p.token})
 		go func() { _ = p.srv.Serve(ln) }()
 	}
 	l.mu.Lock()

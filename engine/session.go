@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Session is one client session on an engine. Its ID is also the Spark Connect session id on
@@ -81,7 +82,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // Client returns a Spark Connect client bound to the session's engine, moving the session
 // to a new engine first if its engine has died. Requests sent through it must carry this
 // session's ID and UserContext.
-func (s *Session) Client(ctx context.Context) (connect.SparkConnectServiceClient, error) {
+func (s *Session) Client(ctx context.Context) (connectgrpc.SparkConnectServiceClient, error) {
 	s.touch()
 	select {
 	case <-s.done:

@@ -36,6 +36,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // BatchRows is the number of rows per Arrow batch the fake sends.
@@ -43,7 +44,7 @@ const BatchRows = 1000
 
 // Spark is a fake Spark Connect server.
 type Spark struct {
-	connect.UnimplementedSparkConnectServiceServer
+	connectgrpc.UnimplementedSparkConnectServiceServer
 
 	Addr string
 
@@ -91,7 +92,7 @@ func Start(t testing.TB) *Spark {
 		t.Fatal(err)
 	}
 	f := &Spark{Addr: ln.Addr().String(), srv: grpc.NewServer()}
-	connect.RegisterSparkConnectServiceServer(f.srv, f)
+	connectgrpc.RegisterSparkConnectServiceServer(f.srv, f)
 	go func() { _ = f.srv.Serve(ln) }()
 	t.Cleanup(f.srv.Stop)
 	return f

@@ -7681,20 +7681,7 @@ const file_spark_connect_base_proto_rawDesc = "" +
 	"\x19OPERATION_STATE_CANCELLED\x10\x06*Q\n" +
 	"\x10CompressionCodec\x12!\n" +
 	"\x1dCOMPRESSION_CODEC_UNSPECIFIED\x10\x00\x12\x1a\n" +
-	"\x16COMPRESSION_CODEC_ZSTD\x10\x012\xdf\b\n" +
-	"\x13SparkConnectService\x12X\n" +
-	"\vExecutePlan\x12!.spark.connect.ExecutePlanRequest\x1a\".spark.connect.ExecutePlanResponse\"\x000\x01\x12V\n" +
-	"\vAnalyzePlan\x12!.spark.connect.AnalyzePlanRequest\x1a\".spark.connect.AnalyzePlanResponse\"\x00\x12G\n" +
-	"\x06Config\x12\x1c.spark.connect.ConfigRequest\x1a\x1d.spark.connect.ConfigResponse\"\x00\x12[\n" +
-	"\fAddArtifacts\x12\".spark.connect.AddArtifactsRequest\x1a#.spark.connect.AddArtifactsResponse\"\x00(\x01\x12c\n" +
-	"\x0eArtifactStatus\x12&.spark.connect.ArtifactStatusesRequest\x1a'.spark.connect.ArtifactStatusesResponse\"\x00\x12P\n" +
-	"\tInterrupt\x12\x1f.spark.connect.InterruptRequest\x1a .spark.connect.InterruptResponse\"\x00\x12`\n" +
-	"\x0fReattachExecute\x12%.spark.connect.ReattachExecuteRequest\x1a\".spark.connect.ExecutePlanResponse\"\x000\x01\x12_\n" +
-	"\x0eReleaseExecute\x12$.spark.connect.ReleaseExecuteRequest\x1a%.spark.connect.ReleaseExecuteResponse\"\x00\x12_\n" +
-	"\x0eReleaseSession\x12$.spark.connect.ReleaseSessionRequest\x1a%.spark.connect.ReleaseSessionResponse\"\x00\x12h\n" +
-	"\x11FetchErrorDetails\x12'.spark.connect.FetchErrorDetailsRequest\x1a(.spark.connect.FetchErrorDetailsResponse\"\x00\x12Y\n" +
-	"\fCloneSession\x12\".spark.connect.CloneSessionRequest\x1a#.spark.connect.CloneSessionResponse\"\x00\x12P\n" +
-	"\tGetStatus\x12\x1f.spark.connect.GetStatusRequest\x1a .spark.connect.GetStatusResponse\"\x00B6\n" +
+	"\x16COMPRESSION_CODEC_ZSTD\x10\x01B6\n" +
 	"\x1eorg.apache.spark.connect.protoP\x01Z\x12internal/generatedb\x06proto3"
 
 var (
@@ -7965,32 +7952,8 @@ var file_spark_connect_base_proto_depIdxs = []int32{
 	103, // 130: spark.connect.GetStatusRequest.OperationStatusRequest.extensions:type_name -> google.protobuf.Any
 	5,   // 131: spark.connect.GetStatusResponse.OperationStatus.state:type_name -> spark.connect.GetStatusResponse.OperationStatus.OperationState
 	103, // 132: spark.connect.GetStatusResponse.OperationStatus.extensions:type_name -> google.protobuf.Any
-	10,  // 133: spark.connect.SparkConnectService.ExecutePlan:input_type -> spark.connect.ExecutePlanRequest
-	8,   // 134: spark.connect.SparkConnectService.AnalyzePlan:input_type -> spark.connect.AnalyzePlanRequest
-	13,  // 135: spark.connect.SparkConnectService.Config:input_type -> spark.connect.ConfigRequest
-	15,  // 136: spark.connect.SparkConnectService.AddArtifacts:input_type -> spark.connect.AddArtifactsRequest
-	17,  // 137: spark.connect.SparkConnectService.ArtifactStatus:input_type -> spark.connect.ArtifactStatusesRequest
-	19,  // 138: spark.connect.SparkConnectService.Interrupt:input_type -> spark.connect.InterruptRequest
-	23,  // 139: spark.connect.SparkConnectService.ReattachExecute:input_type -> spark.connect.ReattachExecuteRequest
-	24,  // 140: spark.connect.SparkConnectService.ReleaseExecute:input_type -> spark.connect.ReleaseExecuteRequest
-	26,  // 141: spark.connect.SparkConnectService.ReleaseSession:input_type -> spark.connect.ReleaseSessionRequest
-	28,  // 142: spark.connect.SparkConnectService.FetchErrorDetails:input_type -> spark.connect.FetchErrorDetailsRequest
-	31,  // 143: spark.connect.SparkConnectService.CloneSession:input_type -> spark.connect.CloneSessionRequest
-	33,  // 144: spark.connect.SparkConnectService.GetStatus:input_type -> spark.connect.GetStatusRequest
-	11,  // 145: spark.connect.SparkConnectService.ExecutePlan:output_type -> spark.connect.ExecutePlanResponse
-	9,   // 146: spark.connect.SparkConnectService.AnalyzePlan:output_type -> spark.connect.AnalyzePlanResponse
-	14,  // 147: spark.connect.SparkConnectService.Config:output_type -> spark.connect.ConfigResponse
-	16,  // 148: spark.connect.SparkConnectService.AddArtifacts:output_type -> spark.connect.AddArtifactsResponse
-	18,  // 149: spark.connect.SparkConnectService.ArtifactStatus:output_type -> spark.connect.ArtifactStatusesResponse
-	20,  // 150: spark.connect.SparkConnectService.Interrupt:output_type -> spark.connect.InterruptResponse
-	11,  // 151: spark.connect.SparkConnectService.ReattachExecute:output_type -> spark.connect.ExecutePlanResponse
-	25,  // 152: spark.connect.SparkConnectService.ReleaseExecute:output_type -> spark.connect.ReleaseExecuteResponse
-	27,  // 153: spark.connect.SparkConnectService.ReleaseSession:output_type -> spark.connect.ReleaseSessionResponse
-	29,  // 154: spark.connect.SparkConnectService.FetchErrorDetails:output_type -> spark.connect.FetchErrorDetailsResponse
-	32,  // 155: spark.connect.SparkConnectService.CloneSession:output_type -> spark.connect.CloneSessionResponse
-	34,  // 156: spark.connect.SparkConnectService.GetStatus:output_type -> spark.connect.GetStatusResponse
-	145, // [145:157] is the sub-list for method output_type
-	133, // [133:145] is the sub-list for method input_type
+	133, // [133:133] is the sub-list for method output_type
+	133, // [133:133] is the sub-list for method input_type
 	133, // [133:133] is the sub-list for extension type_name
 	133, // [133:133] is the sub-list for extension extendee
 	0,   // [0:133] is the sub-list for field type_name
@@ -8121,7 +8084,7 @@ func file_spark_connect_base_proto_init() {
 			NumEnums:      6,
 			NumMessages:   95,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   0,
 		},
 		GoTypes:           file_spark_connect_base_proto_goTypes,
 		DependencyIndexes: file_spark_connect_base_proto_depIdxs,
