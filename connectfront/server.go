@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
@@ -192,11 +193,21 @@ func (s *Server) bind(ctx context.Context, uc **connect.UserContext, sessionID s
 		return nil, nil, sessionLost(sess.ID, sess.EngineID())
 	}
 	*uc = asUser(sess, *uc)
-	c, err := sess.Client(ctx)
+	conn, err := sess.Conn(ctx)
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
-	return sess, c, nil
+	raw, ok := conn.(rawConn)
+	if !ok {
+		return nil, nil, status.Errorf(codes.Internal, "the engine connection (%T) cannot relay Spark Connect calls", conn)
+	}
+	return sess, raw.Client(), nil
+}
+
+// rawConn is an engine connection that exposes its generated client (transport.Conn): the
+// frontend relays calls through it unchanged.
+type rawConn interface {
+	Client() connectgrpc.SparkConnectServiceClient
 }
 
 // sessionLost is the answer to a call on a Spark Connect session whose engine has died:
@@ -236,9 +247,12 @@ func engineErr(sess *engine.Session, err error) error {
 	if err == nil {
 		return nil
 	}
-	err = sess.Explain(err)
-	if engine.IsEngineLost(err) {
-		return toStatus(err)
+	explained := sess.Explain(transport.Wrap(err))
+	switch engine.KindOf(explained) {
+	case engine.KindEngineLost, engine.KindInternal:
+		// The engine died, or refused the bridge's own credentials: the bridge's news,
+		// not the engine's answer.
+		return toStatus(explained)
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
@@ -249,13 +263,35 @@ func engineErr(sess *engine.Session, err error) error {
 	return status.Error(codes.Unavailable, err.Error())
 }
 
-// toStatus maps an engine-layer error to its gRPC status; it is the only such mapping.
+// toStatus maps an error the bridge produced to its gRPC status; it is the only such
+// mapping. An engine-layer error's kind decides, whatever it wraps: a bridge-side fault (an
+// engine that would not start, or refused the bridge's own credentials) never reaches the
+// client as the status of a cause it cannot act on. Only KindSpark, the engine's own answer,
+// keeps the engine's status with its details. An error that is already a status (the
+// frontend's own) is returned as it is.
 func toStatus(err error) error {
-	if _, ok := status.FromError(err); ok {
-		return err
+	var ee *engine.Error
+	if !errors.As(err, &ee) {
+		if _, ok := status.FromError(err); ok {
+			return err
+		}
+		switch {
+		case errors.Is(err, context.Canceled):
+			return status.Error(codes.Canceled, err.Error())
+		case errors.Is(err, context.DeadlineExceeded):
+			return status.Error(codes.DeadlineExceeded, err.Error())
+		}
+		return status.Error(codes.Internal, err.Error())
 	}
 	code := codes.Internal
-	switch engine.KindOf(err) {
+	switch ee.Kind {
+	case engine.KindSpark:
+		if st, ok := status.FromError(ee.Err); ok && ee.Err != nil {
+			return st.Err()
+		}
+		code = codes.Unknown
+	case engine.KindCanceled:
+		code = codes.Canceled
 	case engine.KindUnavailable:
 		code = codes.Unavailable
 	case engine.KindNotFound:
@@ -272,11 +308,6 @@ func toStatus(err error) error {
 	case engine.KindEngineLost:
 		// Not UNAVAILABLE: clients retry that, and a retry cannot bring the lost work back.
 		code = codes.Aborted
-	}
-	if errors.Is(err, context.Canceled) {
-		code = codes.Canceled
-	} else if errors.Is(err, context.DeadlineExceeded) {
-		code = codes.DeadlineExceeded
 	}
 	return status.Error(code, err.Error())
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
@@ -45,6 +46,7 @@ func startBridgeWith(t testing.TB, fcfg Config) *testBridge {
 	log.SetOutput(&lockedWriter{w: logs})
 	entry := logrus.NewEntry(log)
 	cfg := engine.DefaultConfig()
+	cfg.Dial = engine.DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
 	srv := New(fcfg, mgr, entry)

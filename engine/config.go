@@ -38,6 +38,9 @@ type Config struct {
 	StopTimeout time.Duration
 	// MaxMessageSize bounds gRPC messages to and from engines, in bytes.
 	MaxMessageSize int
+	// Dial connects to an engine once it is launched; cmd/sparkbridge sets it to the gRPC
+	// transport's (transport.Dial). Without it no engine can be used.
+	Dial Dialer
 
 	// ShareLevel decides which sessions share an engine; USER by default.
 	ShareLevel ShareLevel

@@ -1,19 +1,10 @@
 package engine
 
 import (
-	"context"
 	"crypto/tls"
+	"errors"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Engine is one running Spark Connect server and the bridge's client connection to it.
@@ -33,9 +24,8 @@ type Engine struct {
 	// IdleTimeout stops the engine after this long without sessions; 0 means never.
 	IdleTimeout time.Duration
 
-	proc   Process
-	conn   *grpc.ClientConn
-	client connectgrpc.SparkConnectServiceClient
+	proc Process
+	conn Conn
 
 	// mu guards the fields below.
 	mu         sync.Mutex
@@ -134,54 +124,19 @@ func (e *Engine) removeSession() {
 	e.mu.Unlock()
 }
 
-// bearer adds the engine's secret to every call. A launched engine listens on loopback
-// only, so there the secret travels without TLS.
-type bearer string
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	if b == "" {
-		return nil, nil
-	}
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-func (bearer) RequireTransportSecurity() bool { return false }
-
 // tlsProcess is a Process reached over TLS.
 type tlsProcess interface {
 	TLSConfig() *tls.Config
 }
 
-func dialEngine(p Process, maxMsg int) (*grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
-	if tp, ok := p.(tlsProcess); ok && tp.TLSConfig() != nil {
-		creds = credentials.NewTLS(tp.TLSConfig())
+// dial connects to a launched engine's process with the configured Dialer.
+func (m *Manager) dial(p Process) (Conn, error) {
+	if m.cfg.Dial == nil {
+		return nil, errors.New("no engine dialer configured (engine.Config.Dial)")
 	}
-	return grpc.NewClient(p.Addr(),
-		grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(bearer(p.Token())),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg)),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second}, MinConnectTimeout: 5 * time.Second}),
-		// Bulk result streams: large windows keep a fast reader from stalling on flow control.
-		grpc.WithInitialWindowSize(8<<20),
-		grpc.WithInitialConnWindowSize(16<<20),
-		// Read result frames in large pieces: fewer syscalls per megabyte of Arrow.
-		grpc.WithReadBufferSize(256<<10),
-	)
-}
-
-// probe asks the engine for its Spark version: the engine is ready (or alive) when it answers.
-func probe(ctx context.Context, c connectgrpc.SparkConnectServiceClient) (string, error) {
-	sid := uuid.NewString()
-	uc := &connect.UserContext{UserId: "sparkbridge", UserName: "sparkbridge"}
-	resp, err := c.AnalyzePlan(ctx, &connect.AnalyzePlanRequest{
-		SessionId:   sid,
-		UserContext: uc,
-		Analyze:     &connect.AnalyzePlanRequest_SparkVersion_{SparkVersion: &connect.AnalyzePlanRequest_SparkVersion{}},
-	})
-	if err != nil {
-		return "", err
+	var tlsConf *tls.Config
+	if tp, ok := p.(tlsProcess); ok {
+		tlsConf = tp.TLSConfig()
 	}
-	_, _ = c.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: sid, UserContext: uc})
-	return resp.GetSparkVersion().GetVersion(), nil
+	return m.cfg.Dial(p.Addr(), p.Token(), tlsConf, m.cfg.MaxMessageSize)
 }

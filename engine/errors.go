@@ -28,7 +28,17 @@ const (
 	// KindShuttingDown means the bridge is draining for shutdown and starts nothing new.
 	// Clients should not retry against this bridge.
 	KindShuttingDown
+	// KindSpark means the engine refused or failed the request: Spark's own error, with the
+	// SQLSTATE and error class Spark gave it, if any. The client's statement is usually the
+	// cause.
+	KindSpark
+	// KindCanceled means the call was cancelled, by its client or by the bridge.
+	KindCanceled
 )
+
+// Kinds lists every Kind, for tables that must cover them all.
+var Kinds = []Kind{KindInternal, KindUnavailable, KindNotFound, KindPermissionDenied, KindInvalidArgument,
+	KindResourceExhausted, KindEngineLost, KindShuttingDown, KindSpark, KindCanceled}
 
 func (k Kind) String() string {
 	switch k {
@@ -46,20 +56,31 @@ func (k Kind) String() string {
 		return "engine lost"
 	case KindShuttingDown:
 		return "shutting down"
+	case KindSpark:
+		return "spark"
+	case KindCanceled:
+		return "canceled"
 	default:
 		return "internal"
 	}
 }
 
-// Error is the engine layer's error. Msg is meant for the client; Err, when set, is the cause.
+// Error is the engine layer's error, the one vocabulary both frontends map to their wire
+// forms. Msg is meant for the client; Err, when set, is the cause. SQLState and ErrorClass
+// are Spark's, for an error the engine reported (KindSpark, KindCanceled), and empty
+// otherwise.
 type Error struct {
-	Kind Kind
-	Msg  string
-	Err  error
+	Kind       Kind
+	Msg        string
+	SQLState   string
+	ErrorClass string
+	Err        error
+	// fromRPC is set when Err is the transport status Msg was taken from.
+	fromRPC bool
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
+	if e.Err != nil && !e.fromRPC { // a transport status only repeats Msg
 		return e.Msg + ": " + e.Err.Error()
 	}
 	return e.Msg
@@ -91,3 +112,15 @@ func IsNotFound(err error) bool { return err != nil && KindOf(err) == KindNotFou
 
 // IsPermissionDenied reports whether err means the caller does not own the thing it named.
 func IsPermissionDenied(err error) bool { return err != nil && KindOf(err) == KindPermissionDenied }
+
+// IsSpark reports whether err is an error the engine reported for the request.
+func IsSpark(err error) bool { return err != nil && KindOf(err) == KindSpark }
+
+// ErrorClass returns the Spark error class err carries, or "".
+func ErrorClass(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.ErrorClass
+	}
+	return ""
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"testing"
 )
 
@@ -9,6 +10,7 @@ import (
 // session's confs can point an engine at another metastore or warehouse.
 func TestEngineConfCatalogWins(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.SparkConf = map[string]string{
 		"spark.sql.warehouse.dir":          "file:/elsewhere",
 		"spark.sql.shuffle.partitions":     "4",
@@ -55,6 +57,7 @@ func TestEngineConfCatalogWins(t *testing.T) {
 // The plugin jar joins the jars and interceptors a config already names, once.
 func TestEngineConfPlugin(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.PluginJar = "/opt/sparkbridge/sparkbridge-jvm.jar"
 	cfg.SparkConf = map[string]string{"spark.jars": "/opt/x.jar", "spark.connect.grpc.interceptor.classes": "com.example.Audit"}
 	got := NewSparkSubmit(cfg).engineConf(Spec{}, 1)
@@ -73,6 +76,7 @@ func TestEngineConfPlugin(t *testing.T) {
 // A profile's Spark confs and jars apply over the config's, and the user's over both.
 func TestEngineConfProfile(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.SparkConf = map[string]string{"spark.a": "config", "spark.b": "config"}
 	cfg.Profiles = map[string]Profile{"spark35": {SparkHome: "/opt/spark-3.5", SparkConf: map[string]string{"spark.b": "profile", "spark.c": "profile"},
 		Jars: []string{"/opt/spark-connect_2.12-3.5.7.jar"}}}

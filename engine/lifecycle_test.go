@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"testing"
 	"time"
 )
 
 func fastConfig() Config {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	cfg.ReapInterval = 20 * time.Millisecond
 	cfg.LivenessInterval = 0
@@ -108,7 +110,7 @@ func TestFailedLivenessProbesStopEngine(t *testing.T) {
 		t.Fatalf("err %v", s.Err())
 	}
 	// The session moves to a new engine on its next call.
-	if _, err := s.Client(context.Background()); err != nil {
+	if _, err := s.Conn(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s.Err() != nil || l.launches.Load() != 2 {
@@ -210,7 +212,7 @@ func TestIdleSessionAndOperationAreClosed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("idle session not closed")
 	}
-	if _, err := s.Client(context.Background()); !IsNotFound(err) {
+	if _, err := s.Conn(context.Background()); !IsNotFound(err) {
 		t.Fatalf("client of a closed session: %v", err)
 	}
 }

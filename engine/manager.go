@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
-
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Manager routes sessions to engines and keeps the sessions of both frontends.
@@ -434,13 +432,13 @@ func (m *Manager) start(p placement) (*Engine, error) {
 	if err != nil {
 		return nil, launchError(ctx, err, m.cfg.StartTimeout)
 	}
-	conn, err := dialEngine(proc, m.cfg.MaxMessageSize)
+	conn, err := m.dial(proc)
 	if err != nil {
 		_ = proc.Stop(context.Background())
 		return nil, newError(KindUnavailable, err, "cannot connect to engine")
 	}
 	eng := &Engine{ID: id, Key: p.key, User: p.runAs, Level: p.level, Static: p.static, Started: time.Now(), IdleTimeout: p.idleTimeout,
-		proc: proc, conn: conn, client: connectgrpc.NewSparkConnectServiceClient(conn)}
+		proc: proc, conn: conn}
 	eng.idleSince = time.Now()
 	if eng.Version, err = waitReady(ctx, eng); err != nil {
 		_ = conn.Close()
@@ -494,10 +492,14 @@ func waitReady(ctx context.Context, eng *Engine) (string, error) {
 			c.Close()
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			var v string
-			v, err = probe(pctx, eng.client)
+			v, err = eng.conn.SparkVersion(pctx)
 			cancel()
 			if err == nil {
 				return v, nil
+			}
+			if err = normalise(err); KindOf(err) == KindInternal {
+				// The engine refused the bridge's credentials: waiting will not help.
+				return "", err
 			}
 		}
 		last = err

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
@@ -89,6 +90,9 @@ type fakeLauncher struct {
 	delay    time.Duration
 	fail     error
 	deaf     bool // the process never answers the probe
+	// wrongToken makes the engine expect another secret than the one the bridge sends,
+	// as a static engine configured with a stale token does.
+	wrongToken bool
 
 	mu    sync.Mutex
 	procs []*fakeProcess
@@ -112,7 +116,11 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 		}
 		p.addr = ln.Addr().String()
 		p.srv = grpc.NewServer()
-		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: p.token})
+		want := p.token
+		if l.wrongToken {
+			want = "another secret"
+		}
+		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: want})
 		go func() { _ = p.srv.Serve(ln) }()
 	}
 	l.mu.Lock()
@@ -135,6 +143,7 @@ func deadAddr(t *testing.T) string {
 func newTestManager(t *testing.T, l *fakeLauncher) *Manager {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
@@ -229,6 +238,7 @@ func TestLaunchFailureIsReportedAndRetried(t *testing.T) {
 func TestLaunchTimeout(t *testing.T) {
 	l := &fakeLauncher{t: t, deaf: true}
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.StartTimeout = 700 * time.Millisecond
 	log := logrus.New()
 	log.SetLevel(logrus.PanicLevel)
@@ -300,6 +310,7 @@ func TestSessionBelongsToItsUser(t *testing.T) {
 func TestCloseStopsEveryEngine(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	m := NewManager(cfg, l, nil)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		if _, err := m.OpenSession(context.Background(), u, "thrift"); err != nil {

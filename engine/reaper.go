@@ -76,7 +76,7 @@ func (m *Manager) checkLiveness(e *Engine) {
 	defer m.wg.Done()
 	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 	defer cancel()
-	_, err := probe(ctx, e.client)
+	_, err := e.conn.SparkVersion(ctx)
 	if m.ctx.Err() != nil {
 		return
 	}

@@ -2,16 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
 )
 
 // Session is one client session on an engine. Its ID is also the Spark Connect session id on
@@ -79,10 +78,11 @@ func (s *Session) engine() *Engine {
 // Done is closed when the session has been closed, by its holders or by the idle reaper.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Client returns a Spark Connect client bound to the session's engine, moving the session
-// to a new engine first if its engine has died. Requests sent through it must carry this
-// session's ID and UserContext.
-func (s *Session) Client(ctx context.Context) (connectgrpc.SparkConnectServiceClient, error) {
+// Conn returns the connection to the session's engine, moving the session to a new engine
+// first if its engine has died. Requests sent through it must carry this session's ID and
+// UserContext. The translating frontend uses the typed calls below instead; the Spark
+// Connect frontend relays raw calls through it.
+func (s *Session) Conn(ctx context.Context) (Conn, error) {
 	s.touch()
 	select {
 	case <-s.done:
@@ -91,7 +91,7 @@ func (s *Session) Client(ctx context.Context) (connectgrpc.SparkConnectServiceCl
 	}
 	eng := s.engine()
 	if eng.alive() {
-		return eng.client, nil
+		return eng.conn, nil
 	}
 	if s.place.level == ShareConnection {
 		return nil, newError(KindUnavailable, nil, "the engine of this session (%s) has stopped; open a new session", eng.ID)
@@ -111,7 +111,101 @@ func (s *Session) Client(ctx context.Context) (connectgrpc.SparkConnectServiceCl
 	if moved {
 		s.m.log.WithFields(logrus.Fields{"session": s.ID, "user": s.User, "from": eng.ID, "to": next.ID}).Warn("session moved to a new engine after its engine stopped")
 	}
-	return next.client, nil
+	return next.conn, nil
+}
+
+// ExecuteRequest is one plan execution.
+type ExecuteRequest struct {
+	// OperationID is the engine operation id; empty lets the engine choose one.
+	OperationID string
+	Plan        *connect.Plan
+	// ClientType names the frontend to the engine (its UI and logs show it).
+	ClientType string
+}
+
+// Results reads an execution's responses.
+type Results struct {
+	s    *Session
+	recv func() (*connect.ExecutePlanResponse, error)
+}
+
+// Next returns the next response, or io.EOF after the last. A failure is an *Error,
+// KindEngineLost when the engine died during the call.
+func (r *Results) Next() (*connect.ExecutePlanResponse, error) {
+	resp, err := r.recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, r.s.Explain(err)
+	}
+	return resp, nil
+}
+
+// Execute starts executing req.Plan in the session. The execution lasts as long as ctx:
+// cancelling it ends the call (and, for an execution that is not reattachable, the
+// execution on the engine).
+func (s *Session) Execute(ctx context.Context, req ExecuteRequest) (*Results, error) {
+	c, err := s.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &connect.ExecutePlanRequest{SessionId: s.ID, UserContext: s.UserContext(), Plan: req.Plan}
+	if req.OperationID != "" {
+		in.OperationId = &req.OperationID
+	}
+	if req.ClientType != "" {
+		in.ClientType = &req.ClientType
+	}
+	recv, err := c.ExecutePlan(ctx, in)
+	if err != nil {
+		return nil, s.Explain(err)
+	}
+	return &Results{s: s, recv: recv}, nil
+}
+
+// SetConf sets one session conf on the engine.
+func (s *Session) SetConf(ctx context.Context, key, value string) error {
+	c, err := s.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.Config(ctx, &connect.ConfigRequest{SessionId: s.ID, UserContext: s.UserContext(),
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Set{Set: &connect.ConfigRequest_Set{
+			Pairs: []*connect.KeyValue{{Key: key, Value: &value}}}}}})
+	return s.Explain(err)
+}
+
+// GetConf returns the session's value of key, and false when the key has no value.
+func (s *Session) GetConf(ctx context.Context, key string) (string, bool, error) {
+	c, err := s.Conn(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := c.Config(ctx, &connect.ConfigRequest{SessionId: s.ID, UserContext: s.UserContext(),
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_GetOption{
+			GetOption: &connect.ConfigRequest_GetOption{Keys: []string{key}}}}})
+	if err != nil {
+		return "", false, s.Explain(err)
+	}
+	for _, kv := range resp.GetPairs() {
+		if kv.GetKey() == key && kv.Value != nil {
+			return kv.GetValue(), true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// Interrupt asks the engine to stop the execution with engine operation id operationID.
+func (s *Session) Interrupt(ctx context.Context, operationID string) error {
+	c, err := s.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: s.ID, UserContext: s.UserContext(),
+		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
+		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: operationID}})
+	return s.Explain(err)
 }
 
 // UserContext is the user context the engine sees for this session.
@@ -135,17 +229,19 @@ func (s *Session) Err() error {
 	return newError(KindEngineLost, nil, "the engine serving this session (%s) stopped; the next statement runs on a new engine", eng.ID)
 }
 
-// Explain returns err, or an EngineLost error when err is the failure of a call whose engine
-// died during it. A transport failure can reach the caller before the engine's exit has been
-// noticed, so for those it waits briefly for the process to be seen gone.
+// Explain normalises the failure of a call to the session's engine into an *Error (see
+// normalise), and makes it KindEngineLost when the engine died during the call. A transport
+// failure can reach the caller before the engine's exit has been noticed, so for those it
+// waits briefly for the process to be seen gone.
 func (s *Session) Explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	err = normalise(err)
 	if lost := s.Err(); lost != nil {
 		return lost
 	}
-	if status.Code(err) != codes.Unavailable {
+	if !IsUnavailable(err) {
 		return err
 	}
 	eng := s.engine()
@@ -177,12 +273,7 @@ func (s *Session) Close(ctx context.Context) error {
 	if !eng.alive() {
 		return nil
 	}
-	_, err := eng.client.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: s.ID, UserContext: s.UserContext()})
-	if status.Code(err) == codes.Unimplemented {
-		// Spark 3.5 engines have no ReleaseSession: they keep a session until they stop.
-		return nil
-	}
-	return err
+	return normalise(eng.conn.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: s.ID, UserContext: s.UserContext()}))
 }
 
 // Detach forgets the session without telling the engine: for a Connect client that has

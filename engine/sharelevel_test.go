@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func TestEngineKey(t *testing.T) {
 
 func TestPlacement(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.Groups = map[string]string{"alice": "analysts"}
 	cfg.StaticEngines = map[string]StaticEngine{"shared": {Addr: "127.0.0.1:1"}}
 	cfg.UserEngines = map[string]string{"svc": "shared"}
@@ -88,6 +90,7 @@ func TestPlacement(t *testing.T) {
 // one GROUP engine never serves two Spark versions.
 func TestPlacementProfiles(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.ShareLevel = ShareGroup
 	cfg.Groups = map[string]string{"carol": "legacy", "dan": "legacy", "erin": "legacy"}
 	cfg.Profiles = map[string]Profile{"spark35": {SparkHome: "/opt/spark-3.5"}, "spark40": {SparkHome: "/opt/spark-4.0"}}
@@ -112,6 +115,7 @@ func TestPlacementProfiles(t *testing.T) {
 
 func TestLaunchConfMergeOrderAndAllowList(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.SparkConf = map[string]string{"spark.a": "default", "spark.b": "default", "spark.executor.memory": "1g"}
 	cfg.UserConf = map[string]map[string]string{"alice": {"spark.b": "user", "spark.executor.memory": "2g"}}
 	cfg.SessionConfAllowList = []string{"spark.executor.*", "spark.c"}
@@ -153,6 +157,7 @@ func (r *recordingLauncher) Launch(ctx context.Context, spec Spec) (Process, err
 func TestSessionConfReachesLaunch(t *testing.T) {
 	l := &recordingLauncher{fakeLauncher: &fakeLauncher{t: t}}
 	cfg := DefaultConfig()
+	cfg.Dial = DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())

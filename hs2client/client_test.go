@@ -11,6 +11,7 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/hs2client"
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
@@ -23,6 +24,7 @@ func serve(t *testing.T) string {
 	log.SetLevel(logrus.WarnLevel)
 	entry := logrus.NewEntry(log)
 	cfg := engine.DefaultConfig()
+	cfg.Dial = engine.DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
 	h := thriftfront.NewHandler(thriftfront.DefaultConfig(), mgr, entry)

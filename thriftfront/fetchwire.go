@@ -63,7 +63,7 @@ func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.
 		*bufp = page[:0]
 		switch {
 		case err != nil:
-			resp = &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}
+			resp = &hiveserver.TFetchResultsResp{Status: errStatus(err)}
 		case empty != nil:
 			resp = &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: empty}
 		default:

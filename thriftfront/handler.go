@@ -18,7 +18,6 @@ import (
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
-	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/translate"
 )
 
@@ -230,10 +229,6 @@ func (h *Handler) applyConf(ctx context.Context, s *session, conf map[string]str
 	if len(conf) == 0 {
 		return nil
 	}
-	c, err := s.es.Client(ctx)
-	if err != nil {
-		return err
-	}
 	keys := make([]string, 0, len(conf))
 	for k := range conf {
 		keys = append(keys, k)
@@ -241,17 +236,14 @@ func (h *Handler) applyConf(ctx context.Context, s *session, conf map[string]str
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := conf[k]
-		_, err := c.Config(ctx, &connect.ConfigRequest{SessionId: s.es.ID, UserContext: s.es.UserContext(),
-			Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_Set{Set: &connect.ConfigRequest_Set{
-				Pairs: []*connect.KeyValue{{Key: k, Value: &v}}}}}})
-		if err != nil {
-			if cls := errorClass(err); strings.HasPrefix(cls, "CANNOT_MODIFY") {
+		if err := s.es.SetConf(ctx, k, v); err != nil {
+			if cls := engine.ErrorClass(err); strings.HasPrefix(cls, "CANNOT_MODIFY") {
 				// A launch-time conf (spark.executor.memory, say): it took effect when the
 				// engine started, if the allow-list let it; it cannot change now.
 				h.log.WithFields(logrus.Fields{"session": s.es.ID, "key": k, "error_class": cls}).Info("engine refused a session conf")
 				continue
 			}
-			return fmt.Errorf("setting %s: %w", k, s.es.Explain(err))
+			return fmt.Errorf("setting %s: %w", k, err)
 		}
 	}
 	return nil
@@ -570,7 +562,7 @@ func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResult
 	}
 	rs, more, err := op.fetch(int(req.MaxRows), columnar)
 	if err != nil {
-		return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
+		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
 	}
 	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
 }
@@ -603,7 +595,7 @@ func (h *Handler) startFetch(req *hiveserver.TFetchResultsReq) (*operation, bool
 	case hiveserver.TFetchOrientation_FETCH_NEXT:
 	case hiveserver.TFetchOrientation_FETCH_FIRST:
 		if err := op.restart(); err != nil {
-			return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}
+			return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(err)}
 		}
 	default:
 		return nil, false, &hiveserver.TFetchResultsResp{Status: errStatus(notSupported("fetch orientation " + req.Orientation.String()))}

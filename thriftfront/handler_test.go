@@ -15,6 +15,7 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/hs2client"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
@@ -35,6 +36,7 @@ func newFakeEngine(t *testing.T) (*enginetest.Spark, *engine.Manager, *logrus.En
 	log.SetLevel(logrus.WarnLevel)
 	entry := logrus.NewEntry(log)
 	cfg := engine.DefaultConfig()
+	cfg.Dial = engine.DialWith(transport.Dial)
 	cfg.StartTimeout = 5 * time.Second
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
 	t.Cleanup(func() { _ = mgr.Close(context.Background()) })

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/translate"
@@ -20,24 +21,19 @@ import (
 // collect runs plan on the session's engine and returns every row. Only for catalog
 // listings, which are small.
 func (h *Handler) collect(ctx context.Context, s *session, plan *connect.Plan) ([]string, [][]any, error) {
-	c, err := s.es.Client(ctx)
+	stream, err := s.es.Execute(ctx, engine.ExecuteRequest{ClientType: clientType, Plan: plan})
 	if err != nil {
 		return nil, nil, err
-	}
-	stream, err := c.ExecutePlan(ctx, &connect.ExecutePlanRequest{SessionId: s.es.ID, UserContext: s.es.UserContext(),
-		ClientType: strPtr("sparkbridge/thrift"), Plan: plan})
-	if err != nil {
-		return nil, nil, s.es.Explain(err)
 	}
 	var names []string
 	var rows [][]any
 	for {
-		resp, err := stream.Recv()
+		resp, err := stream.Next()
 		if errors.Is(err, io.EOF) {
 			return names, rows, nil
 		}
 		if err != nil {
-			return nil, nil, s.es.Explain(err)
+			return nil, nil, err
 		}
 		batch := resp.GetArrowBatch()
 		if batch == nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc"
 
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
@@ -64,7 +63,7 @@ type operation struct {
 	// fetchMu serialises fetches; it guards stream, streamCancel, cur, curOff, pending,
 	// rowOffset, eof.
 	fetchMu      sync.Mutex
-	stream       grpc.ServerStreamingClient[connect.ExecutePlanResponse]
+	stream       *engine.Results
 	streamCancel context.CancelFunc
 	fetchErr     error // met while filling a page; returned by the next fetch
 	pending      []arrow.RecordBatch
@@ -105,13 +104,13 @@ func (op *operation) run() {
 	schema := op.arrowSchema()
 	op.fetchMu.Unlock()
 	if err != nil {
-		op.fail(es, err)
+		op.fail(err)
 		return
 	}
 	ts := &hiveserver.TTableSchema{Columns: []*hiveserver.TColumnDesc{}}
 	if schema != nil {
 		if ts, err = translate.TableSchema(schema); err != nil {
-			op.fail(es, err)
+			op.fail(err)
 			return
 		}
 	}
@@ -121,8 +120,7 @@ func (op *operation) run() {
 	op.setState(hiveserver.TOperationState_FINISHED_STATE, nil)
 }
 
-func (op *operation) fail(es *engine.Session, err error) {
-	err = es.Explain(err)
+func (op *operation) fail(err error) {
 	if op.timedOut.Load() {
 		op.setState(hiveserver.TOperationState_TIMEDOUT_STATE, &wireError{
 			msg: fmt.Sprintf("Query timed out after %s", op.timeout), sqlState: "HYT00", code: codeTimeout})
@@ -167,16 +165,9 @@ func (op *operation) setState(st hiveserver.TOperationState, err error) {
 // stops a non-reattachable execution too; the explicit interrupt also covers the window
 // before the call reached the engine.
 func (op *operation) interrupt() {
-	es := op.sess.es
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := es.Client(ctx)
-	if err != nil {
-		return
-	}
-	_, _ = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: es.ID, UserContext: es.UserContext(),
-		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
-		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: op.currentExecID()}})
+	_ = op.sess.es.Interrupt(ctx, op.currentExecID())
 }
 
 func (op *operation) currentExecID() string {
@@ -191,19 +182,9 @@ func (op *operation) currentExecID() string {
 // execute starts an execution of the statement with engine operation id execID and reads
 // up to its first Arrow batch, replacing any earlier execution's stream and buffers.
 func (op *operation) execute(execID string) error {
-	es := op.sess.es
-	c, err := es.Client(op.ctx)
-	if err != nil {
-		return err
-	}
 	sctx, scancel := context.WithCancel(op.ctx)
-	stream, err := c.ExecutePlan(sctx, &connect.ExecutePlanRequest{
-		SessionId:   es.ID,
-		UserContext: es.UserContext(),
-		OperationId: &execID,
-		ClientType:  strPtr("sparkbridge/thrift"),
-		Plan:        translate.StatementPlan(op.query),
-	})
+	stream, err := op.sess.es.Execute(sctx, engine.ExecuteRequest{OperationID: execID, ClientType: clientType,
+		Plan: translate.StatementPlan(op.query)})
 	if err != nil {
 		scancel()
 		return err
@@ -370,7 +351,7 @@ func (op *operation) arrowSchema() *arrow.Schema {
 // Caller holds fetchMu.
 func (op *operation) pull() error {
 	for len(op.pending) == 0 && !op.eof {
-		resp, err := op.stream.Recv()
+		resp, err := op.stream.Next()
 		if errors.Is(err, io.EOF) {
 			op.eof = true
 			return nil
@@ -549,4 +530,5 @@ func (op *operation) close() {
 	op.mu.Unlock()
 }
 
-func strPtr(s string) *string { return &s }
+// clientType names the bridge's Thrift frontend to the engine.
+const clientType = "sparkbridge/thrift"

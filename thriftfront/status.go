@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
@@ -49,40 +45,18 @@ func invalidRequest(msg string) error {
 	return &wireError{msg: msg, sqlState: "HY000", code: codeInvalidRequest}
 }
 
-// toWire is the one place where any error becomes its HS2 form. Spark errors arrive as gRPC
-// statuses whose ErrorInfo carries the SQLSTATE and error class; engine-layer errors carry a
-// kind.
+// toWire is the one place where any error becomes its HS2 form. It maps the engine layer's
+// vocabulary (engine.Error: kind, SQLSTATE, Spark error class) and the frontend's own
+// wireErrors; it looks at nothing else, so the kind always decides. A cancelled context
+// that never reached the engine layer is a cancellation; anything unknown is internal.
 func toWire(err error) *wireError {
 	var we *wireError
 	if errors.As(err, &we) {
 		return we
 	}
-	// An engine-layer kind says what went wrong on the bridge's side, whatever gRPC status
-	// it wraps: a launch that timed out (DeadlineExceeded inside KindUnavailable) is 08S01,
-	// not a Spark error.
-	if k := engine.KindOf(err); k != engine.KindInternal {
-		return kindToWire(k, err)
-	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown || ok && len(st.Details()) > 0 {
-		out := &wireError{msg: st.Message(), sqlState: "HY000", code: codeInternal}
-		if st.Code() == codes.Unavailable {
-			out.code = codeUnavailable
-			out.sqlState = "08S01"
-		}
-		for _, d := range st.Details() {
-			if info, ok := d.(*errdetails.ErrorInfo); ok {
-				if s := info.GetMetadata()["sqlState"]; s != "" {
-					out.sqlState = s
-				}
-				if cls := info.GetMetadata()["errorClass"]; cls != "" && out.msg == "" {
-					out.msg = cls
-				}
-			}
-		}
-		if st.Code() == codes.Canceled {
-			out.msg = "operation cancelled: " + out.msg
-		}
-		return out
+	var ee *engine.Error
+	if errors.As(err, &ee) {
+		return kindToWire(ee, err)
 	}
 	if errors.Is(err, context.Canceled) {
 		return &wireError{msg: "operation cancelled", sqlState: "HY008", code: codeInternal}
@@ -90,9 +64,9 @@ func toWire(err error) *wireError {
 	return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInternal}
 }
 
-// kindToWire is the HS2 form of an engine-layer error of kind k.
-func kindToWire(k engine.Kind, err error) *wireError {
-	switch k {
+// kindToWire is the HS2 form of the engine-layer error ee, which err wraps.
+func kindToWire(ee *engine.Error, err error) *wireError {
+	switch ee.Kind {
 	case engine.KindUnavailable, engine.KindEngineLost, engine.KindShuttingDown:
 		return &wireError{msg: err.Error(), sqlState: "08S01", code: codeUnavailable}
 	case engine.KindNotFound:
@@ -103,22 +77,20 @@ func kindToWire(k engine.Kind, err error) *wireError {
 		return &wireError{msg: err.Error(), sqlState: "53000", code: codeLimit}
 	case engine.KindInvalidArgument:
 		return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInvalidRequest}
+	case engine.KindSpark:
+		// Spark's message as it wrote it, with its SQLSTATE: what STS answers too.
+		return &wireError{msg: err.Error(), sqlState: orDefault(ee.SQLState, "HY000"), code: codeInternal}
+	case engine.KindCanceled:
+		return &wireError{msg: "operation cancelled: " + err.Error(), sqlState: orDefault(ee.SQLState, "HY008"), code: codeInternal}
 	}
 	return &wireError{msg: err.Error(), sqlState: "HY000", code: codeInternal}
 }
 
-// errorClass returns the Spark error class carried by a gRPC error, or "".
-func errorClass(err error) string {
-	st, ok := status.FromError(err)
-	if !ok {
-		return ""
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
 	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetMetadata()["errorClass"]
-		}
-	}
-	return ""
+	return s
 }
 
 func okStatus() *hiveserver.TStatus {

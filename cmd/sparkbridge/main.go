@@ -26,6 +26,7 @@ import (
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/metastore"
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
@@ -66,6 +67,7 @@ func main() {
 
 func run() error {
 	ecfg := engine.DefaultConfig()
+	ecfg.Dial = engine.DialWith(transport.Dial)
 	tcfg := thriftfront.DefaultConfig()
 	ccfg := connectfront.DefaultConfig()
 	mcfg := metastore.DefaultConfig()
