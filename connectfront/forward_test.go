@@ -53,7 +53,8 @@ func TestResultFramesForwardedUnchanged(t *testing.T) {
 			t.Fatalf("%s: %d responses through the bridge, %d direct", q, len(got), len(want))
 		}
 		for i := range want {
-			want[i].SessionId, got[i].SessionId = "", "" // each side used its own session
+			want[i].SessionId, got[i].SessionId = "", ""     // each side used its own session
+			want[i].OperationId, got[i].OperationId = "", "" // and its own operation id
 			if !proto.Equal(got[i], want[i]) {
 				t.Fatalf("%s: response %d differs", q, i)
 			}

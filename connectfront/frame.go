@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	gproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // frame is one serialized gRPC message that the bridge forwards without decoding it. Result
@@ -58,8 +59,9 @@ func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 func (frameCodec) Name() string { return gproto.Name }
 
 // relayFrames copies a result stream from the engine to the client frame by frame. explain
-// turns an engine-side error into the client's status.
-func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(error) error) error {
+// turns an engine-side error into the client's status; sent, when not nil, counts each
+// frame's Arrow rows and bytes.
+func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(error) error, sent func(rows, bytes int64)) error {
 	for {
 		var f frame
 		if err := up.RecvMsg(&f); err != nil {
@@ -68,9 +70,62 @@ func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(erro
 			}
 			return explain(err)
 		}
+		if sent != nil {
+			sent(frameRows(f.buf), int64(f.buf.Len()))
+		}
 		if err := down.SendMsg(&f); err != nil {
 			f.free()
 			return err
 		}
 	}
+}
+
+// framePrefix is how much of a response frame frameRows reads: Spark writes fields in number
+// order, so an arrow_batch (field 2) and its row_count (its field 1) follow the session id.
+const framePrefix = 512
+
+// frameRows returns the row count of the Arrow batch an ExecutePlanResponse frame carries,
+// or 0, reading only the frame's first bytes.
+func frameRows(buf mem.BufferSlice) int64 {
+	var prefix [framePrefix]byte
+	b := prefix[:0]
+	for _, part := range buf {
+		d := part.ReadOnlyData()
+		b = append(b, d[:min(len(d), framePrefix-len(b))]...)
+		if len(b) == framePrefix {
+			break
+		}
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.BytesType { // arrow_batch
+			_, n := protowire.ConsumeVarint(b) // its length; the batch may end past the prefix
+			if n < 0 {
+				return 0
+			}
+			return batchRows(b[n:])
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return 0
+		}
+		b = b[n:]
+	}
+	return 0
+}
+
+// batchRows reads ArrowBatch.row_count (field 1) from the start of an encoded ArrowBatch.
+func batchRows(b []byte) int64 {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num != 1 || typ != protowire.VarintType {
+		return 0
+	}
+	v, n := protowire.ConsumeVarint(b[n:])
+	if n < 0 {
+		return 0
+	}
+	return int64(v)
 }

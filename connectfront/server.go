@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"net"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect/connectgrpc"
+	"github.com/sparkbridge/sparkbridge/translate"
 )
 
 // Sessions is what the frontend needs of the engine layer.
@@ -319,19 +321,36 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 	if err != nil {
 		return err
 	}
-	opID := req.GetOperationId()
-	if opID != "" {
-		op, err := sess.StartOperation(opID, "connect", nil)
-		if err != nil {
-			return toStatus(err)
-		}
-		defer op.End()
+	if req.GetOperationId() == "" {
+		// Every execution is registered under the id the engine runs it with; Spark would
+		// pick a random one too, and returns it in every response.
+		id := uuid.NewString()
+		req.OperationId = &id
 	}
+	op, err := sess.StartOperation(engine.OperationSpec{ID: req.GetOperationId(), Kind: engine.KindExecute, Statement: translate.PlanSummary(req.GetPlan())})
+	if err != nil {
+		return toStatus(err)
+	}
+	defer op.End()
 	up, err := c.ExecutePlan(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
+		op.SetState(engine.OpError)
 		return engineErr(sess, err)
 	}
-	return relayFrames(up, stream, func(err error) error { return engineErr(sess, err) })
+	err = relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op.Sent)
+	op.SetState(opState(err))
+	return err
+}
+
+// opState is the final state of an execution that ended with err.
+func opState(err error) string {
+	switch status.Code(err) {
+	case codes.OK:
+		return engine.OpFinished
+	case codes.Canceled:
+		return engine.OpCanceled
+	}
+	return engine.OpError
 }
 
 // ReattachExecute forwards a reattach and relays the rest of the result stream.
@@ -345,7 +364,7 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 	if err != nil {
 		return engineErr(sess, err)
 	}
-	return relayFrames(up, stream, func(err error) error { return engineErr(sess, err) })
+	return relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, nil)
 }
 
 // AnalyzePlan forwards an analysis request.

@@ -108,7 +108,7 @@ func TestExecutePlanStreamsEveryBatch(t *testing.T) {
 	if rows != 3500 || batches != 4 || !complete {
 		t.Fatalf("got %d rows in %d batches (complete %v), want 3500 in 4 and a ResultComplete", rows, batches, complete)
 	}
-	s := b.mgr.Sessions()
+	s := b.mgr.Sessions(engine.Filter{})
 	if len(s) != 1 || s[0].ID != sid || s[0].User != "alice" || s[0].Protocol != "connect" {
 		t.Fatalf("sessions = %+v", s)
 	}
@@ -152,7 +152,7 @@ func TestConfigAndReleaseSession(t *testing.T) {
 	if _, err := b.client.ReleaseSession(context.Background(), &connect.ReleaseSessionRequest{SessionId: sid, UserContext: uc}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(b.mgr.Sessions()); n != 0 {
+	if n := len(b.mgr.Sessions(engine.Filter{})); n != 0 {
 		t.Fatalf("%d sessions after ReleaseSession", n)
 	}
 }

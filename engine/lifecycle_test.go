@@ -33,7 +33,7 @@ func TestIdleEngineIsStopped(t *testing.T) {
 	cfg.IdleTimeout = 100 * time.Millisecond
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
-	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +54,8 @@ func TestConnectionShareLevelStopsEngineOnClose(t *testing.T) {
 	cfg.ShareLevel = ShareConnection
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
-	a, _ := m.OpenSession(context.Background(), "alice", "thrift")
-	b, _ := m.OpenSession(context.Background(), "alice", "thrift")
+	a, _ := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
+	b, _ := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if a.EngineID() == b.EngineID() || l.launches.Load() != 2 {
 		t.Fatalf("CONNECTION sessions share an engine (%d launches)", l.launches.Load())
 	}
@@ -71,12 +71,12 @@ func TestMaxLifetimeDrains(t *testing.T) {
 	cfg.MaxLifetime = 100 * time.Millisecond
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
-	old, _ := m.OpenSession(context.Background(), "alice", "thrift")
+	old, _ := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	waitFor(t, "engine to drain", func() bool {
 		e := m.Engines()
 		return len(e) == 1 && e[0].State == "draining"
 	})
-	fresh, err := m.OpenSession(context.Background(), "alice", "thrift")
+	fresh, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestFailedLivenessProbesStopEngine(t *testing.T) {
 	cfg.LivenessInterval = 30 * time.Millisecond
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
-	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,31 +127,31 @@ func TestLimits(t *testing.T) {
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
 	ctx := context.Background()
-	a1, err := m.OpenSession(ctx, "alice", "thrift")
+	a1, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.OpenSession(ctx, "alice", "thrift"); err != nil {
+	if _, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.OpenSession(ctx, "alice", "thrift"); KindOf(err) != KindResourceExhausted {
+	if _, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift"}); KindOf(err) != KindResourceExhausted {
 		t.Fatalf("third session of alice: %v", err)
 	}
-	if _, err := m.OpenSession(ctx, "bob", "thrift"); err != nil {
+	if _, err := m.Open(ctx, SessionRequest{User: "bob", Protocol: "thrift"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.OpenSession(ctx, "carol", "thrift"); KindOf(err) != KindResourceExhausted {
+	if _, err := m.Open(ctx, SessionRequest{User: "carol", Protocol: "thrift"}); KindOf(err) != KindResourceExhausted {
 		t.Fatalf("third engine: %v", err)
 	}
-	op, err := a1.StartOperation("op1", "thrift", nil)
+	op, err := a1.StartOperation(OperationSpec{ID: "op1", Kind: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a1.StartOperation("op2", "thrift", nil); KindOf(err) != KindResourceExhausted {
+	if _, err := a1.StartOperation(OperationSpec{ID: "op2", Kind: "thrift"}); KindOf(err) != KindResourceExhausted {
 		t.Fatalf("second running operation: %v", err)
 	}
 	op.SetState(OpFinished)
-	if _, err := a1.StartOperation("op3", "thrift", nil); err != nil {
+	if _, err := a1.StartOperation(OperationSpec{ID: "op3", Kind: "thrift"}); err != nil {
 		t.Fatalf("an operation after the running one finished: %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestJoinSharesSessionUntilLastHolderCloses(t *testing.T) {
 	m := NewManager(fastConfig(), l, nil)
 	defer m.Close(context.Background())
 	ctx := context.Background()
-	conn, err := m.AttachSession(ctx, "alice", "0b6c6a0e-6f5c-4f36-8c59-6b2b1f4c9d10", "connect")
+	conn, err := m.Open(ctx, SessionRequest{User: "alice", SessionID: "0b6c6a0e-6f5c-4f36-8c59-6b2b1f4c9d10", Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +176,11 @@ func TestJoinSharesSessionUntilLastHolderCloses(t *testing.T) {
 		t.Fatalf("joining an unknown session: %v", err)
 	}
 	_ = joined.Close(ctx)
-	if len(m.Sessions()) != 1 {
+	if len(m.Sessions(Filter{})) != 1 {
 		t.Fatal("the joined session closed while its Connect holder still had it")
 	}
 	_ = conn.Close(ctx)
-	if len(m.Sessions()) != 0 {
+	if len(m.Sessions(Filter{})) != 0 {
 		t.Fatal("the session outlived its last holder")
 	}
 }
@@ -192,18 +192,17 @@ func TestIdleSessionAndOperationAreClosed(t *testing.T) {
 	cfg.OperationIdleTimeout = 50 * time.Millisecond
 	m := NewManager(cfg, l, nil)
 	defer m.Close(context.Background())
-	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired := make(chan struct{})
-	op, err := s.StartOperation("op", "thrift", func() { close(expired) })
+	op, err := s.StartOperation(OperationSpec{ID: "op", Kind: KindStatement})
 	if err != nil {
 		t.Fatal(err)
 	}
 	op.SetState(OpFinished)
 	select {
-	case <-expired:
+	case <-op.Expired():
 	case <-time.After(5 * time.Second):
 		t.Fatal("idle operation not expired")
 	}

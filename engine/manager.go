@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ func (m *Manager) Drain() {
 // ExecutePlan; an HS2 client's polls and fetches).
 func (m *Manager) Quiet(quiet time.Duration) bool {
 	cutoff := time.Now().Add(-quiet)
-	for _, s := range m.Sessions() {
+	for _, s := range m.Sessions(Filter{}) {
 		if s.LastUsed.After(cutoff) {
 			return false
 		}
@@ -161,18 +162,6 @@ func (m *Manager) Quiet(quiet time.Duration) bool {
 		}
 	}
 	return true
-}
-
-// OpenSession starts a new session for user on the engine its share level routes it to,
-// launching the engine if needed.
-func (m *Manager) OpenSession(ctx context.Context, user, protocol string) (*Session, error) {
-	return m.Open(ctx, SessionRequest{User: user, Protocol: protocol})
-}
-
-// AttachSession returns the session with id sessionID, creating it if the bridge does not
-// know it yet. A session id belongs to the user who first used it.
-func (m *Manager) AttachSession(ctx context.Context, user, sessionID, protocol string) (*Session, error) {
-	return m.Open(ctx, SessionRequest{User: user, Protocol: protocol, SessionID: sessionID})
 }
 
 // Open returns the session req asks for. A request that joins an existing session (by
@@ -533,12 +522,13 @@ func (m *Manager) stopEngine(eng *Engine, reason string) {
 	_ = eng.conn.Close()
 }
 
-// forget removes a session from the registry and from its engine's count.
-func (m *Manager) forget(s *Session) {
+// forget removes a session from the registry and from its engine's count, and reports
+// whether it was there.
+func (m *Manager) forget(s *Session) bool {
 	m.mu.Lock()
 	if m.sessions[s.ID] != s {
 		m.mu.Unlock()
-		return
+		return false
 	}
 	delete(m.sessions, s.ID)
 	eng := s.engine()
@@ -551,6 +541,7 @@ func (m *Manager) forget(s *Session) {
 		close(s.done)
 	}
 	m.log.WithFields(logrus.Fields{"user": s.User, "session": s.ID, "engine": eng.ID}).Info("session closed")
+	return true
 }
 
 // Engines lists the engines that are running, draining ones included.
@@ -564,18 +555,57 @@ func (m *Manager) Engines() []EngineInfo {
 	return out
 }
 
-// Sessions lists the live sessions.
-func (m *Manager) Sessions() []SessionInfo {
+// Filter selects registry entries. An empty field matches everything.
+type Filter struct {
+	User     string
+	Protocol string
+	// State selects operations by state; sessions by whether they have an operation in it.
+	State string
+}
+
+func (f Filter) matches(user, protocol string) bool {
+	return (f.User == "" || f.User == user) && (f.Protocol == "" || f.Protocol == protocol)
+}
+
+// Sessions lists the live sessions that f selects, oldest first, each with its operations.
+// The result is a copy: reading it races with nothing.
+func (m *Manager) Sessions(f Filter) []SessionInfo {
 	m.mu.Lock()
 	all := make([]*Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
-		all = append(all, s)
+		if f.matches(s.User, s.Protocol) {
+			all = append(all, s)
+		}
 	}
 	m.mu.Unlock()
 	out := make([]SessionInfo, 0, len(all))
 	for _, s := range all {
-		out = append(out, s.info())
+		in := s.info()
+		if f.State != "" {
+			keep := in.Operations[:0]
+			for _, op := range in.Operations {
+				if op.State == f.State {
+					keep = append(keep, op)
+				}
+			}
+			if in.Operations = keep; len(keep) == 0 {
+				continue
+			}
+		}
+		out = append(out, in)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Operations lists the live operations that f selects, of every session and protocol,
+// oldest first.
+func (m *Manager) Operations(f Filter) []OperationInfo {
+	var out []OperationInfo
+	for _, s := range m.Sessions(f) {
+		out = append(out, s.Operations...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out
 }
 

@@ -163,7 +163,7 @@ func TestConcurrentOpensLaunchOnce(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			s, err := m.OpenSession(context.Background(), "alice", "thrift")
+			s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 			errs[i] = err
 			if err == nil {
 				engines[i] = s.EngineID()
@@ -182,7 +182,7 @@ func TestConcurrentOpensLaunchOnce(t *testing.T) {
 	if got := l.launches.Load(); got != 1 {
 		t.Fatalf("%d launches for one user, want 1", got)
 	}
-	if got := len(m.Sessions()); got != n {
+	if got := len(m.Sessions(Filter{})); got != n {
 		t.Fatalf("%d sessions listed, want %d", got, n)
 	}
 	if e := m.Engines(); len(e) != 1 || e[0].User != "alice" || e[0].State != "running" || e[0].Sessions != n {
@@ -193,15 +193,15 @@ func TestConcurrentOpensLaunchOnce(t *testing.T) {
 func TestUsersGetTheirOwnEngines(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
-	a, err := m.OpenSession(context.Background(), "alice", "thrift")
+	a, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.OpenSession(context.Background(), "bob", "connect")
+	b, err := m.Open(context.Background(), SessionRequest{User: "bob", Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := m.OpenSession(context.Background(), "alice", "connect")
+	a2, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,12 +222,12 @@ func TestUsersGetTheirOwnEngines(t *testing.T) {
 func TestLaunchFailureIsReportedAndRetried(t *testing.T) {
 	l := &fakeLauncher{t: t, fail: errors.New("spark-submit: exit status 1: java not found")}
 	m := newTestManager(t, l)
-	_, err := m.OpenSession(context.Background(), "alice", "thrift")
+	_, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if !IsUnavailable(err) || !strings.Contains(err.Error(), "java not found") {
 		t.Fatalf("err = %v, want an unavailable error carrying the launcher's reason", err)
 	}
 	l.fail = nil
-	if _, err := m.OpenSession(context.Background(), "alice", "thrift"); err != nil {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"}); err != nil {
 		t.Fatalf("second open after a failed launch: %v", err)
 	}
 	if got := l.launches.Load(); got != 2 {
@@ -244,7 +244,7 @@ func TestLaunchTimeout(t *testing.T) {
 	log.SetLevel(logrus.PanicLevel)
 	m := NewManager(cfg, l, logrus.NewEntry(log))
 	defer m.Close(context.Background())
-	_, err := m.OpenSession(context.Background(), "alice", "thrift")
+	_, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if !IsUnavailable(err) || !strings.Contains(err.Error(), "did not become ready within 700ms") {
 		t.Fatalf("err = %v, want a readiness timeout", err)
 	}
@@ -258,7 +258,7 @@ func TestLaunchTimeout(t *testing.T) {
 func TestDeadEngineIsRelaunched(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
-	s1, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s1, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestDeadEngineIsRelaunched(t *testing.T) {
 	if !IsEngineLost(s1.Err()) {
 		t.Fatalf("dead session error %v is not unavailable", s1.Err())
 	}
-	s2, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s2, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,18 +291,18 @@ func TestSessionBelongsToItsUser(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
 	const id = "7d3c54a8-8f55-4c69-9a38-7c1b0d0b9a11"
-	s, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	again, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"})
 	if err != nil || again != s {
 		t.Fatalf("re-attach: %v, same session %v", err, again == s)
 	}
-	if _, err := m.AttachSession(context.Background(), "bob", id, "connect"); !IsPermissionDenied(err) {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "bob", SessionID: id, Protocol: "connect"}); !IsPermissionDenied(err) {
 		t.Fatalf("bob attaching alice's session: err = %v, want permission denied", err)
 	}
-	if _, err := m.AttachSession(context.Background(), "alice", "not-a-uuid", "connect"); KindOf(err) != KindInvalidArgument {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: "not-a-uuid", Protocol: "connect"}); KindOf(err) != KindInvalidArgument {
 		t.Fatalf("bad session id: err = %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func TestCloseStopsEveryEngine(t *testing.T) {
 	cfg.Dial = DialWith(transport.Dial)
 	m := NewManager(cfg, l, nil)
 	for _, u := range []string{"alice", "bob", "carol"} {
-		if _, err := m.OpenSession(context.Background(), u, "thrift"); err != nil {
+		if _, err := m.Open(context.Background(), SessionRequest{User: u, Protocol: "thrift"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -327,7 +327,7 @@ func TestCloseStopsEveryEngine(t *testing.T) {
 			t.Errorf("engine %d not stopped by Close", i)
 		}
 	}
-	if _, err := m.OpenSession(context.Background(), "alice", "thrift"); !IsUnavailable(err) {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"}); !IsUnavailable(err) {
 		t.Fatalf("open after Close: err = %v, want unavailable", err)
 	}
 }
@@ -335,14 +335,14 @@ func TestCloseStopsEveryEngine(t *testing.T) {
 func TestSessionCloseReleasesEngineSession(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
-	s, err := m.OpenSession(context.Background(), "alice", "thrift")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v (the engine secret must reach the engine)", err)
 	}
-	if n := len(m.Sessions()); n != 0 {
+	if n := len(m.Sessions(Filter{})); n != 0 {
 		t.Fatalf("%d sessions after Close, want 0", n)
 	}
 }
@@ -354,22 +354,22 @@ func TestReleasedSessionIsNotRegisteredAgain(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
 	const id = "0f6f2a4e-7d3b-4f55-9a2a-55c1d3a1e0b7"
-	s, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Detach()
-	if n := len(m.Sessions()); n != 0 {
+	if n := len(m.Sessions(Filter{})); n != 0 {
 		t.Fatalf("%d sessions after the release, want 0", n)
 	}
-	late, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	late, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"})
 	if err != nil {
 		t.Fatalf("late call on a released session: %v", err)
 	}
 	if late.EngineID() != s.EngineID() {
 		t.Errorf("late call routed to engine %s, want the session's engine %s", late.EngineID(), s.EngineID())
 	}
-	if n := len(m.Sessions()); n != 0 {
+	if n := len(m.Sessions(Filter{})); n != 0 {
 		t.Fatalf("the released session was registered again: %d sessions", n)
 	}
 	for _, e := range m.Engines() {
@@ -378,7 +378,7 @@ func TestReleasedSessionIsNotRegisteredAgain(t *testing.T) {
 		}
 	}
 	late.Detach() // a second release is harmless
-	if _, err := m.AttachSession(context.Background(), "bob", id, "connect"); !IsPermissionDenied(err) {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "bob", SessionID: id, Protocol: "connect"}); !IsPermissionDenied(err) {
 		t.Fatalf("bob on alice's released session: err = %v, want permission denied", err)
 	}
 	if l.launches.Load() != 1 {
@@ -413,19 +413,19 @@ func TestDrainRefusesNewSessionsOnly(t *testing.T) {
 	l := &fakeLauncher{t: t}
 	m := newTestManager(t, l)
 	const id = "6b1d1a0c-2b8e-4f6e-8a57-0d8c4a0f6a11"
-	s, err := m.AttachSession(context.Background(), "alice", id, "connect")
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := s.StartOperation("op-1", "connect", nil)
+	op, err := s.StartOperation(OperationSpec{ID: "op-1", Kind: "connect"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Drain()
-	if again, err := m.AttachSession(context.Background(), "alice", id, "connect"); err != nil || again != s {
+	if again, err := m.Open(context.Background(), SessionRequest{User: "alice", SessionID: id, Protocol: "connect"}); err != nil || again != s {
 		t.Fatalf("an open session during the drain: %v", err)
 	}
-	if _, err := m.OpenSession(context.Background(), "bob", "thrift"); KindOf(err) != KindShuttingDown {
+	if _, err := m.Open(context.Background(), SessionRequest{User: "bob", Protocol: "thrift"}); KindOf(err) != KindShuttingDown {
 		t.Fatalf("a new session during the drain: err = %v, want shutting down", err)
 	}
 	if m.Quiet(0) {

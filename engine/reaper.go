@@ -117,18 +117,12 @@ func (m *Manager) reapSessions() {
 		s.mu.Unlock()
 		for _, op := range expired {
 			m.log.WithFields(logrus.Fields{"session": s.ID, "operation": op.ID}).Info("closing idle operation")
-			op.End()
-			if op.expire != nil {
-				op.expire()
-			}
+			op.expire()
 		}
 		if m.cfg.SessionIdleTimeout > 0 && !running && now.Sub(time.Unix(0, s.lastUsed.Load())) >= m.cfg.SessionIdleTimeout {
 			m.log.WithFields(logrus.Fields{"session": s.ID, "user": s.User}).Info("closing idle session")
-			s.mu.Lock()
-			s.holders = 1
-			s.mu.Unlock()
 			ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
-			_ = s.Close(ctx)
+			_ = s.release(ctx)
 			cancel()
 		}
 	}

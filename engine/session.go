@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ func (s *Session) info() SessionInfo {
 	for _, op := range s.ops {
 		in.Operations = append(in.Operations, op.info())
 	}
+	sort.Slice(in.Operations, func(i, j int) bool { return in.Operations[i].Started.Before(in.Operations[j].Started) })
 	return in
 }
 
@@ -260,12 +262,22 @@ func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.holders--
 	last := s.holders <= 0
-	eng := s.eng
 	s.mu.Unlock()
 	if !last {
 		return nil
 	}
-	s.m.forget(s)
+	return s.release(ctx)
+}
+
+// release ends the session for every holder: it leaves the registry, Done is closed, and the
+// engine-side session is released (at the CONNECTION share level, the engine stops). The
+// last holder's Close and the idle reaper both end a session this way; only the first call
+// does anything.
+func (s *Session) release(ctx context.Context) error {
+	if !s.m.forget(s) {
+		return nil
+	}
+	eng := s.engine()
 	if eng.Level == ShareConnection {
 		s.m.stopEngine(eng, "its CONNECTION session closed")
 		return nil
@@ -285,35 +297,74 @@ func (s *Session) Detach() {
 	}
 }
 
-// Operation is one execution in a session, as both frontends see it: a Thrift operation
-// handle or a Connect operation id maps onto one.
+// Operation is one execution in a session, whichever frontend started it: a Thrift
+// statement or metadata call, or a Spark Connect execution. The engine layer's registry
+// holds every live one; frontends map their wire handles to it.
 type Operation struct {
-	ID      string
-	Kind    string
-	Started time.Time
+	ID        string
+	Kind      string
+	Statement string
+	Started   time.Time
+	// EngineID is the engine the operation started on.
+	EngineID string
 
 	s        *Session
 	lastUsed atomic.Int64
-	expire   func() // called by the reaper when the operation idles out
+	rows     atomic.Int64
+	bytes    atomic.Int64
+	// expired is closed when the idle reaper has ended the operation; ended by End.
+	expired chan struct{}
+	ended   sync.Once
 
-	// mu guards state.
-	mu    sync.Mutex
-	state string
+	// mu guards state and finished.
+	mu       sync.Mutex
+	state    string
+	finished time.Time
 }
 
-// OperationInfo describes an operation for introspection.
+// OperationSpec describes an operation to register.
+type OperationSpec struct {
+	// ID is the operation's id: the Spark Connect operation id, which for Thrift is also
+	// the handle's GUID.
+	ID string
+	// Kind says what the operation is: "statement", "metadata" or "execute".
+	Kind string
+	// Statement is the statement text, the metadata call, or a summary of the plan.
+	Statement string
+}
+
+// Operation kinds.
+const (
+	KindStatement = "statement"
+	KindMetadata  = "metadata"
+	KindExecute   = "execute"
+)
+
+// OperationInfo describes an operation for introspection: a copy, safe to keep.
 type OperationInfo struct {
-	ID       string
-	Kind     string
-	State    string
-	Started  time.Time
+	ID        string
+	Kind      string
+	Statement string
+	State     string
+	SessionID string
+	User      string
+	Protocol  string
+	EngineID  string
+	Started   time.Time
+	// Finished is when the operation reached a final state; zero while it runs.
+	Finished time.Time
 	LastUsed time.Time
+	Rows     int64
+	Bytes    int64
 }
 
 func (op *Operation) info() OperationInfo {
 	op.mu.Lock()
-	defer op.mu.Unlock()
-	return OperationInfo{ID: op.ID, Kind: op.Kind, State: op.state, Started: op.Started, LastUsed: time.Unix(0, op.lastUsed.Load())}
+	state, finished := op.state, op.finished
+	op.mu.Unlock()
+	return OperationInfo{ID: op.ID, Kind: op.Kind, Statement: op.Statement, State: state, SessionID: op.s.ID, User: op.s.User,
+		Protocol: op.s.Protocol, EngineID: op.EngineID, Started: op.Started, Finished: finished,
+		LastUsed: time.Unix(0, op.lastUsed.Load()), Rows: op.rows.Load(), Bytes: op.bytes.Load()}
 }
 
 // Operation states.
@@ -324,11 +375,12 @@ const (
 	OpCanceled = "CANCELED"
 )
 
-// StartOperation registers a running operation, enforcing the per-session limit. expire,
-// if not nil, is called when the operation has been idle for the operation idle timeout;
-// it must close the operation.
-func (s *Session) StartOperation(id, kind string, expire func()) (*Operation, error) {
+// StartOperation registers a running operation, enforcing the per-session limit. The
+// operation stays registered until End; the idle reaper ends one that has been idle for the
+// operation idle timeout and closes its Expired channel, so that its frontend frees it.
+func (s *Session) StartOperation(spec OperationSpec) (*Operation, error) {
 	s.touch()
+	eng := s.engine()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if max := s.m.cfg.MaxOperationsPerSession; max > 0 {
@@ -342,9 +394,10 @@ func (s *Session) StartOperation(id, kind string, expire func()) (*Operation, er
 			return nil, newError(KindResourceExhausted, nil, "session %s has %d running operations, the maximum", s.ID, running)
 		}
 	}
-	op := &Operation{ID: id, Kind: kind, Started: time.Now(), s: s, expire: expire, state: OpRunning}
+	op := &Operation{ID: spec.ID, Kind: spec.Kind, Statement: spec.Statement, Started: time.Now(), EngineID: eng.ID, s: s,
+		expired: make(chan struct{}), state: OpRunning}
 	op.touch()
-	s.ops[id] = op
+	s.ops[spec.ID] = op
 	return op, nil
 }
 
@@ -356,10 +409,20 @@ func (op *Operation) Touch() {
 	op.s.touch()
 }
 
+// Sent counts rows and bytes sent to the client.
+func (op *Operation) Sent(rows, bytes int64) {
+	op.rows.Add(rows)
+	op.bytes.Add(bytes)
+	op.Touch()
+}
+
 // SetState records the operation's state.
 func (op *Operation) SetState(state string) {
 	op.mu.Lock()
 	op.state = state
+	if state != OpRunning && op.finished.IsZero() {
+		op.finished = time.Now()
+	}
 	op.mu.Unlock()
 	op.Touch()
 }
@@ -371,11 +434,23 @@ func (op *Operation) State() string {
 	return op.state
 }
 
-// End removes the operation from its session.
+// Expired is closed when the idle reaper has ended the operation. The frontend that owns
+// it then frees what it holds.
+func (op *Operation) Expired() <-chan struct{} { return op.expired }
+
+// End removes the operation from the registry. It may be called more than once.
 func (op *Operation) End() {
 	op.s.mu.Lock()
-	delete(op.s.ops, op.ID)
+	if op.s.ops[op.ID] == op {
+		delete(op.s.ops, op.ID)
+	}
 	op.s.mu.Unlock()
+}
+
+// expire ends an idle operation and tells its frontend.
+func (op *Operation) expire() {
+	op.End()
+	op.ended.Do(func() { close(op.expired) })
 }
 
 // Clone registers id as a new session of the same user on the same engine, for a session the

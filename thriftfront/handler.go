@@ -69,10 +69,6 @@ type session struct {
 	conn     *connInfo
 	// longPoll is the session's hive.server2.long.polling.timeout.
 	longPoll time.Duration
-
-	// mu guards ops.
-	mu  sync.Mutex
-	ops map[string]*operation
 }
 
 func newUUID() uuid.UUID { return uuid.New() }
@@ -90,14 +86,14 @@ func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error)
 		return nil, invalidHandle("session")
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	s, ok := h.sess[string(hd.SessionId.GUID)]
+	h.mu.Unlock()
 	if !ok || !bytes.Equal(hd.SessionId.Secret, s.secret) {
 		return nil, invalidHandle("session")
 	}
 	select {
-	case <-s.es.Done(): // closed by the engine layer's idle reaper
-		delete(h.sess, string(s.guid))
+	case <-s.es.Done(): // ended by the engine layer's idle reaper: free what it holds here
+		h.closeSession(s)
 		return nil, &wireError{msg: "Invalid session handle: the session was closed after being idle", sqlState: "HY000", code: codeInvalidHandle}
 	default:
 	}
@@ -149,7 +145,7 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	id := uuid.New()
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci, ops: map[string]*operation{},
+	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci,
 		longPoll: h.cfg.LongPollingTimeout}
 	if v, ok := hiveConf(req.Configuration, longPollingKey); ok {
 		d, err := hiveDuration(v)
@@ -275,12 +271,16 @@ func (h *Handler) closeSession(s *session) {
 	if s.conn != nil {
 		s.conn.removeSession(string(s.guid))
 	}
-	s.mu.Lock()
-	ops := s.ops
-	s.ops = map[string]*operation{}
-	s.mu.Unlock()
+	h.mu.Lock()
+	var ops []*operation
+	for key, op := range h.ops {
+		if op.sess == s {
+			ops = append(ops, op)
+			delete(h.ops, key)
+		}
+	}
+	h.mu.Unlock()
 	for _, op := range ops {
-		h.forgetOp(op)
 		op.close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -301,12 +301,6 @@ func (h *Handler) closeConnSessions(ci *connInfo) {
 			h.closeSession(s)
 		}
 	}
-}
-
-func (h *Handler) forgetOp(op *operation) {
-	h.mu.Lock()
-	delete(h.ops, string(op.guid))
-	h.mu.Unlock()
 }
 
 func (h *Handler) opHandle(op *operation, hasResult bool) *hiveserver.TOperationHandle {
@@ -337,12 +331,9 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 	}
 	op := newOperation(s, stmt, h.mem)
 	op.timeout = time.Duration(req.QueryTimeout) * time.Second
-	eop, err := s.es.StartOperation(op.id, "thrift", func() { h.expireOp(op) })
-	if err != nil {
+	if err := h.register(op, engine.KindStatement, stmt); err != nil {
 		return &hiveserver.TExecuteStatementResp{Status: errStatus(err)}, nil
 	}
-	op.eop = eop
-	h.register(op)
 
 	if req.RunAsync {
 		go op.run()
@@ -361,27 +352,37 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 	return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, schema != nil && len(schema.Columns) > 0)}, nil
 }
 
-// register makes op reachable by its handle and ties it to its session.
-func (h *Handler) register(op *operation) {
+// register records op in the engine layer's registry (which enforces the per-session limit
+// and expires it when idle) and makes it reachable by its handle.
+func (h *Handler) register(op *operation, kind, statement string) error {
+	eop, err := op.sess.es.StartOperation(engine.OperationSpec{ID: op.id, Kind: kind, Statement: statement})
+	if err != nil {
+		return err
+	}
+	op.eop = eop
 	h.mu.Lock()
 	h.ops[string(op.guid)] = op
 	h.mu.Unlock()
-	op.sess.mu.Lock()
-	op.sess.ops[string(op.guid)] = op
-	op.sess.mu.Unlock()
+	// The registry's idle reaper only says the operation expired; freeing it is the
+	// frontend's job, on a goroutine the operation owns.
+	go func() {
+		select {
+		case <-eop.Expired():
+			h.detachOp(op)
+			op.close()
+		case <-op.closed:
+		}
+	}()
+	return nil
 }
 
-// expireOp closes an operation the engine layer found idle.
-func (h *Handler) expireOp(op *operation) {
-	h.detachOp(op)
-	op.close()
-}
-
+// detachOp makes op unreachable by its handle.
 func (h *Handler) detachOp(op *operation) {
-	h.forgetOp(op)
-	op.sess.mu.Lock()
-	delete(op.sess.ops, string(op.guid))
-	op.sess.mu.Unlock()
+	h.mu.Lock()
+	if h.ops[string(op.guid)] == op {
+		delete(h.ops, string(op.guid))
+	}
+	h.mu.Unlock()
 }
 
 // GetOperationStatus reports an operation's state, with Spark's SQLSTATE on errors.

@@ -328,7 +328,7 @@ func TestCloseSessionReleasesEngineSession(t *testing.T) {
 	b := startBridge(t)
 	c := b.noSASLClient(t)
 	sh := openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
-	open := b.mgr.Sessions()
+	open := b.mgr.Sessions(engine.Filter{})
 	if len(open) != 1 {
 		t.Fatalf("%d sessions open", len(open))
 	}
@@ -341,7 +341,7 @@ func TestCloseSessionReleasesEngineSession(t *testing.T) {
 	if released := b.spark.Released(); !slices.Contains(released, id) {
 		t.Fatalf("engine sessions released: %v, want %s among them", released, id)
 	}
-	if n := len(b.mgr.Sessions()); n != 0 {
+	if n := len(b.mgr.Sessions(engine.Filter{})); n != 0 {
 		t.Fatalf("%d sessions left", n)
 	}
 }
@@ -356,7 +356,7 @@ func TestDisconnectClosesSessions(t *testing.T) {
 	openSession(t, c, "alice", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
 	sock.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(b.mgr.Sessions()) != 0 {
+	for len(b.mgr.Sessions(engine.Filter{})) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("session outlived its connection")
 		}
@@ -385,7 +385,7 @@ func TestSASLPlainUserIsTheIdentity(t *testing.T) {
 	c := hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
 	// The SASL user wins over the Username field of OpenSession.
 	sh := openSession(t, c, "mallory", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
-	sessions := b.mgr.Sessions()
+	sessions := b.mgr.Sessions(engine.Filter{})
 	if len(sessions) != 1 || sessions[0].User != "carol" {
 		t.Fatalf("sessions = %+v, want one of carol", sessions)
 	}

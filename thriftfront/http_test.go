@@ -67,7 +67,7 @@ func TestHTTPTransport(t *testing.T) {
 	ht.SetHeader("X-XSRF-HEADER", "true")
 	c := hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
 	sh := openSession(t, c, "ignored", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
-	if s := mgr.Sessions(); len(s) != 1 || s[0].User != "dana" {
+	if s := mgr.Sessions(engine.Filter{}); len(s) != 1 || s[0].User != "dana" {
 		t.Fatalf("sessions %+v, want one of dana", s)
 	}
 	// After the first request the cookie stands in for the credentials.
@@ -85,7 +85,7 @@ func TestHTTPTransport(t *testing.T) {
 		t.Fatalf("%d requests carried credentials; the cookie should have replaced them after the first", counter.withAuth)
 	}
 	// The session survives the HTTP connection.
-	if len(mgr.Sessions()) != 1 {
+	if len(mgr.Sessions(engine.Filter{})) != 1 {
 		t.Fatal("session closed between HTTP requests")
 	}
 }

@@ -234,30 +234,6 @@ func (h *Handler) tables(ctx context.Context, s *session, catalog string, schema
 	return out, nil
 }
 
-// localResult registers a finished operation whose whole result is rows.
-func (h *Handler) localResult(s *session, kind hiveserver.TOperationType, schema *arrow.Schema, rows [][]any) (*hiveserver.TOperationHandle, error) {
-	rec, err := translate.MetadataRecord(schema, rows, h.mem)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := translate.TableSchema(schema)
-	if err != nil {
-		rec.Release()
-		return nil, err
-	}
-	op := newOperation(s, "", h.mem)
-	op.localSchema, op.localRows = schema, rows
-	op.pending = []arrow.RecordBatch{rec}
-	op.eof = true
-	op.schema = ts
-	op.state = hiveserver.TOperationState_FINISHED_STATE
-	close(op.ready)
-	h.register(op)
-	hd := h.opHandle(op, true)
-	hd.OperationType = kind
-	return hd, nil
-}
-
 func (h *Handler) GetCatalogs(ctx context.Context, req *hiveserver.TGetCatalogsReq) (*hiveserver.TGetCatalogsResp, error) {
 	if req == nil {
 		return &hiveserver.TGetCatalogsResp{Status: errStatus(missingRequest("GetCatalogs"))}, nil
@@ -459,11 +435,26 @@ func (h *Handler) metadata(ctx context.Context, sh *hiveserver.TSessionHandle, k
 	if err != nil {
 		return nil, err
 	}
-	r, err := rows(s)
-	if err != nil {
+	// A metadata call is an operation like any other: registered (and counted against the
+	// session's limit) while it asks the engine, and until its handle is closed.
+	op := newOperation(s, "", h.mem)
+	if err := h.register(op, engine.KindMetadata, kind.String()); err != nil {
 		return nil, err
 	}
-	return h.localResult(s, kind, schema, r)
+	r, err := rows(s)
+	if err == nil {
+		err = op.setLocalResult(schema, r)
+	}
+	if err != nil {
+		h.detachOp(op)
+		op.setState(hiveserver.TOperationState_ERROR_STATE, err)
+		close(op.ready)
+		op.close()
+		return nil, err
+	}
+	hd := h.opHandle(op, true)
+	hd.OperationType = kind
+	return hd, nil
 }
 
 // statusOf is okStatus for nil and errStatus otherwise.

@@ -38,10 +38,12 @@ type operation struct {
 	localRows   [][]any
 	timeout     time.Duration // queryTimeout; 0 for none
 	// timedOut is set when the query timeout fired.
-	timedOut atomic.Bool
-	ctx      context.Context // cancelled by cancel/close; the engine call runs under it
-	cancel   context.CancelFunc
-	ready    chan struct{} // closed when the first batch, the end, or an error has arrived
+	timedOut  atomic.Bool
+	ctx       context.Context // cancelled by cancel/close; the engine call runs under it
+	cancel    context.CancelFunc
+	ready     chan struct{} // closed when the first batch, the end, or an error has arrived
+	closed    chan struct{} // closed by close
+	closeOnce sync.Once
 
 	// mu guards the status fields below.
 	mu        sync.Mutex
@@ -78,7 +80,7 @@ func newOperation(s *session, query string, mem memory.Allocator) *operation {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &operation{
 		id: id.String(), guid: id[:], sess: s, query: query, mem: mem,
-		ctx: ctx, cancel: cancel, ready: make(chan struct{}),
+		ctx: ctx, cancel: cancel, ready: make(chan struct{}), closed: make(chan struct{}),
 		state: hiveserver.TOperationState_INITIALIZED_STATE, started: time.Now(),
 	}
 }
@@ -118,6 +120,29 @@ func (op *operation) run() {
 	op.schema = ts
 	op.mu.Unlock()
 	op.setState(hiveserver.TOperationState_FINISHED_STATE, nil)
+}
+
+// setLocalResult finishes a metadata operation with its whole result, rows of schema.
+func (op *operation) setLocalResult(schema *arrow.Schema, rows [][]any) error {
+	rec, err := translate.MetadataRecord(schema, rows, op.mem)
+	if err != nil {
+		return err
+	}
+	ts, err := translate.TableSchema(schema)
+	if err != nil {
+		rec.Release()
+		return err
+	}
+	op.fetchMu.Lock()
+	op.localSchema, op.localRows = schema, rows
+	op.pending, op.eof = []arrow.RecordBatch{rec}, true
+	op.fetchMu.Unlock()
+	op.mu.Lock()
+	op.schema = ts
+	op.mu.Unlock()
+	op.setState(hiveserver.TOperationState_FINISHED_STATE, nil)
+	close(op.ready)
+	return nil
 }
 
 func (op *operation) fail(err error) {
@@ -515,7 +540,9 @@ func (op *operation) advance() (bool, error) {
 }
 
 // close cancels the engine call, waits for a running start to notice, and frees buffers.
+// It may be called more than once.
 func (op *operation) close() {
+	op.closeOnce.Do(func() { close(op.closed) })
 	if op.eop != nil {
 		op.eop.End()
 	}

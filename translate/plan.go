@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"strings"
 
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
@@ -76,4 +77,38 @@ func ListColumnsPlan(catalog, namespace, table string) *connect.Plan {
 func ListFunctionsPlan(catalog, namespace string) *connect.Plan {
 	db := qualified(catalog, namespace)
 	return catalogPlan(&connect.Catalog{CatType: &connect.Catalog_ListFunctions{ListFunctions: &connect.ListFunctions{DbName: &db}}})
+}
+
+// PlanSummary describes a Spark Connect plan in a line, for listings of running work: the
+// SQL text of a SQL relation or command, otherwise the kind of the plan's top relation or
+// command ("relation project", "command write_operation").
+func PlanSummary(p *connect.Plan) string {
+	if root := p.GetRoot(); root != nil {
+		if q := root.GetSql().GetQuery(); q != "" {
+			return q
+		}
+		return "relation " + oneofName(root.ProtoReflect(), "rel_type")
+	}
+	if cmd := p.GetCommand(); cmd != nil {
+		if q := cmd.GetSqlCommand().GetSql(); q != "" {
+			return q
+		}
+		if q := cmd.GetSqlCommand().GetInput().GetSql().GetQuery(); q != "" {
+			return q
+		}
+		return "command " + oneofName(cmd.ProtoReflect(), "command_type")
+	}
+	return "empty plan"
+}
+
+// oneofName is the name of the field set in message m's oneof, or "unknown".
+func oneofName(m protoreflect.Message, oneof string) string {
+	od := m.Descriptor().Oneofs().ByName(protoreflect.Name(oneof))
+	if od == nil {
+		return "unknown"
+	}
+	if fd := m.WhichOneof(od); fd != nil {
+		return string(fd.Name())
+	}
+	return "unknown"
 }

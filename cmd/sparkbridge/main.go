@@ -332,7 +332,7 @@ drain:
 		log.Error("another signal during shutdown: exiting now")
 		os.Exit(1)
 	}()
-	for _, s := range mgr.Sessions() {
+	for _, s := range mgr.Sessions(engine.Filter{}) {
 		if len(s.Operations) == 0 {
 			continue
 		}
