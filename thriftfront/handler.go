@@ -52,9 +52,12 @@ func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
 	if cfg.Auth == nil {
 		cfg.Auth = auth.None{}
 	}
+	if cfg.Allocator == nil {
+		cfg.Allocator = memory.NewGoAllocator()
+	}
 	return &Handler{
 		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
-		mem:  memory.NewGoAllocator(),
+		mem:  cfg.Allocator,
 		sess: map[string]*session{}, ops: map[string]*operation{},
 		stopping: make(chan struct{}),
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
 
@@ -39,6 +40,15 @@ func newFakeEngine(t *testing.T) (*enginetest.Spark, *engine.Manager, *logrus.En
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
 	t.Cleanup(func() { _ = mgr.Close(context.Background()) })
 	return spark, mgr, entry
+}
+
+// checkedAllocator wraps mem (nil: the Go allocator) so that a test can fail on an Arrow
+// buffer still allocated once the server and handler have closed everything.
+func checkedAllocator(mem memory.Allocator) *memory.CheckedAllocator {
+	if mem == nil {
+		mem = memory.NewGoAllocator()
+	}
+	return memory.NewCheckedAllocator(mem)
 }
 
 func startBridge(t *testing.T) *testBridge {
