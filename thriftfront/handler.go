@@ -565,19 +565,6 @@ func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGet
 	return &hiveserver.TGetResultSetMetadataResp{Status: okStatus(), Schema: schema}, nil
 }
 
-// FetchResults returns the next rows of a finished operation (fetchType 0), or its log (1).
-func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResultsReq) (*hiveserver.TFetchResultsResp, error) {
-	op, columnar, resp := h.startFetch(req)
-	if resp != nil {
-		return resp, nil
-	}
-	rs, more, err := op.fetch(int(req.MaxRows), columnar)
-	if err != nil {
-		return &hiveserver.TFetchResultsResp{Status: errStatus(op.sess.es.Explain(err))}, nil
-	}
-	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
-}
-
 // startFetch checks a fetch request. It answers it outright (a log fetch, an error, an
 // operation not finished) with a response, or returns the operation whose rows to fetch.
 func (h *Handler) startFetch(req *hiveserver.TFetchResultsReq) (*operation, bool, *hiveserver.TFetchResultsResp) {

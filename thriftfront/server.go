@@ -237,9 +237,10 @@ func (s *Server) serveConn(conn net.Conn) {
 	_ = conn.SetDeadline(time.Time{})
 
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
-	prot := thrift.NewTBinaryProtocolConf(trans, conf)
+	pf := thrift.NewTBinaryProtocolFactoryConf(conf)
+	prot := pf.GetProtocol(trans)
 	in := newBoundedProtocol(prot, trans)
-	proc := newProcessor(s.handler)
+	proc := newProcessor(s.handler, pf)
 	unknown := 0 // unknown methods called in a row
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)
