@@ -10,7 +10,8 @@
 // Execution: ExecuteStatement turns the statement into a Spark Connect plan (package
 // translate) and starts it on the session's engine. The operation is FINISHED as soon as the
 // first Arrow batch arrives; FetchResults then pulls the engine stream batch by batch and
-// converts each slice of rows to a TRowSet, so the bridge never holds a whole result.
+// encodes each page of rows straight into the reply (fetchwire.go, one route for every
+// protocol version and Thrift protocol), so the bridge never holds a whole result.
 //
 // Lifecycles:
 //   - A connection ends when the client closes it, on a protocol error, or at shutdown. The

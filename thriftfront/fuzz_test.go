@@ -45,6 +45,8 @@ func FuzzConnection(f *testing.F) {
 	cfg := DefaultConfig()
 	cfg.MaxFrameSize = 1 << 20
 	cfg.HandshakeTimeout = 2 * time.Second
+	mem := checkedAllocator(nil)
+	cfg.Allocator = mem
 	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
 	srv := NewServer(cfg, h, logrus.NewEntry(log))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,6 +70,7 @@ func FuzzConnection(f *testing.F) {
 			}
 		}()
 		serveInputOn(t, srv, ln, in, true)
+		mem.AssertSize(t, 0)
 	})
 }
 
@@ -85,6 +88,8 @@ func FuzzHTTPBody(f *testing.F) {
 	log.SetOutput(io.Discard)
 	cfg := DefaultConfig()
 	cfg.MaxFrameSize = 1 << 20
+	mem := checkedAllocator(nil)
+	cfg.Allocator = mem
 	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
 	x := NewHTTPHandler(h, logrus.NewEntry(log))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -106,5 +111,6 @@ func FuzzHTTPBody(f *testing.F) {
 		if rec.Code == 0 {
 			t.Fatal("no status")
 		}
+		mem.AssertSize(t, 0)
 	})
 }

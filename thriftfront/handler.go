@@ -51,9 +51,12 @@ func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
 	if cfg.Auth == nil {
 		cfg.Auth = auth.None{}
 	}
+	if cfg.Allocator == nil {
+		cfg.Allocator = memory.NewGoAllocator()
+	}
 	return &Handler{
 		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
-		mem:  memory.NewGoAllocator(),
+		mem:  cfg.Allocator,
 		sess: map[string]*session{}, ops: map[string]*operation{},
 		stopping: make(chan struct{}),
 	}
@@ -553,19 +556,6 @@ func (h *Handler) GetResultSetMetadata(ctx context.Context, req *hiveserver.TGet
 		return &hiveserver.TGetResultSetMetadataResp{Status: errStatus(invalidRequest("the operation has not finished; its result schema is not known yet"))}, nil
 	}
 	return &hiveserver.TGetResultSetMetadataResp{Status: okStatus(), Schema: schema}, nil
-}
-
-// FetchResults returns the next rows of a finished operation (fetchType 0), or its log (1).
-func (h *Handler) FetchResults(ctx context.Context, req *hiveserver.TFetchResultsReq) (*hiveserver.TFetchResultsResp, error) {
-	op, columnar, resp := h.startFetch(req)
-	if resp != nil {
-		return resp, nil
-	}
-	rs, more, err := op.fetch(int(req.MaxRows), columnar)
-	if err != nil {
-		return &hiveserver.TFetchResultsResp{Status: errStatus(err)}, nil
-	}
-	return &hiveserver.TFetchResultsResp{Status: okStatus(), HasMoreRows: &more, Results: rs}, nil
 }
 
 // startFetch checks a fetch request. It answers it outright (a log fetch, an error, an

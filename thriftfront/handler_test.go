@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
 
@@ -41,6 +43,15 @@ func newFakeEngine(t *testing.T) (*enginetest.Spark, *engine.Manager, *logrus.En
 	mgr := engine.NewManager(cfg, engine.Static{Addr: spark.Addr}, entry)
 	t.Cleanup(func() { _ = mgr.Close(context.Background()) })
 	return spark, mgr, entry
+}
+
+// checkedAllocator wraps mem (nil: the Go allocator) so that a test can fail on an Arrow
+// buffer still allocated once the server and handler have closed everything.
+func checkedAllocator(mem memory.Allocator) *memory.CheckedAllocator {
+	if mem == nil {
+		mem = memory.NewGoAllocator()
+	}
+	return memory.NewCheckedAllocator(mem)
 }
 
 func startBridge(t *testing.T) *testBridge {
@@ -557,5 +568,91 @@ func TestFetchFirstRestarts(t *testing.T) {
 		if got := fmt.Sprint(fr.Results.Columns[0].StringVal.Values); got != "[TABLE VIEW]" {
 			t.Fatalf("table types round %d: %s", round, got)
 		}
+	}
+}
+
+// countingAllocator counts the Arrow buffers allocated through it.
+type countingAllocator struct {
+	memory.Allocator
+	n atomic.Int64
+}
+
+func (a *countingAllocator) Allocate(size int) []byte {
+	a.n.Add(1)
+	return a.Allocator.Allocate(size)
+}
+
+// TestFetchFirstRestartsOnce checks that a FETCH_FIRST restarts its result once, whatever
+// the row format: a statement is executed again once, and a metadata result rebuilds its
+// record once, which shows as the same Arrow allocations for a row-based (V5) session as for
+// a columnar (V10) one. The FetchResults path used to check a row-based fetch twice, and so
+// restarted it twice.
+func TestFetchFirstRestartsOnce(t *testing.T) {
+	allocs := map[hiveserver.TProtocolVersion]int64{}
+	for _, proto := range []hiveserver.TProtocolVersion{hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V5, hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10} {
+		t.Run(proto.String(), func(t *testing.T) {
+			cfg := DefaultConfig()
+			counter := &countingAllocator{Allocator: memory.NewGoAllocator()}
+			cfg.Allocator = counter
+			b, _ := startBridgeWith(t, cfg)
+			c := b.noSASLClient(t)
+			sh := openSession(t, c, "alice", proto)
+			fetch := func(op *hiveserver.TOperationHandle, o hiveserver.TFetchOrientation, n int64) []string {
+				t.Helper()
+				fr, err := c.FetchResults(context.Background(), &hiveserver.TFetchResultsReq{OperationHandle: op, Orientation: o, MaxRows: n})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustOK(t, fr.Status)
+				var vals []string
+				for _, col := range fr.Results.Columns {
+					if col.I64Val != nil {
+						for _, v := range col.I64Val.Values {
+							vals = append(vals, strconv.FormatInt(v, 10))
+						}
+					} else {
+						vals = append(vals, col.StringVal.Values...)
+					}
+					break
+				}
+				for _, row := range fr.Results.Rows {
+					if v := row.ColVals[0]; v.I64Val != nil {
+						vals = append(vals, strconv.FormatInt(v.I64Val.GetValue(), 10))
+					} else {
+						vals = append(vals, v.StringVal.GetValue())
+					}
+				}
+				return vals
+			}
+
+			er, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 1500"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, er.Status)
+			fetch(er.OperationHandle, hiveserver.TFetchOrientation_FETCH_NEXT, 700)
+			if got := fetch(er.OperationHandle, hiveserver.TFetchOrientation_FETCH_FIRST, 3); fmt.Sprint(got) != "[0 1 2]" {
+				t.Fatalf("FETCH_FIRST gave %v", got)
+			}
+			if n := strings.Count(strings.Join(b.spark.Statements(), "\n"), "rows 1500"); n != 2 {
+				t.Fatalf("statement executed %d times, want 2: once, then once for FETCH_FIRST", n)
+			}
+
+			tt, err := c.GetTableTypes(context.Background(), &hiveserver.TGetTableTypesReq{SessionHandle: sh})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, tt.Status)
+			fetch(tt.OperationHandle, hiveserver.TFetchOrientation_FETCH_NEXT, 10)
+			before := counter.n.Load()
+			if got := fetch(tt.OperationHandle, hiveserver.TFetchOrientation_FETCH_FIRST, 10); fmt.Sprint(got) != "[TABLE VIEW]" {
+				t.Fatalf("FETCH_FIRST of table types gave %v", got)
+			}
+			allocs[proto] = counter.n.Load() - before
+		})
+	}
+	v5, v10 := allocs[hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V5], allocs[hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10]
+	if v10 == 0 || v5 != v10 {
+		t.Fatalf("FETCH_FIRST of a metadata result: %d Arrow allocations row-based, %d columnar; want the same, one rebuild each", v5, v10)
 	}
 }

@@ -36,7 +36,10 @@ func hardenedServer(t *testing.T) (*Server, *countingHook) {
 	log.AddHook(hook)
 	cfg := DefaultConfig()
 	cfg.HandshakeTimeout = 5 * time.Second
+	mem := checkedAllocator(nil)
+	cfg.Allocator = mem
 	h := NewHandler(cfg, noEngines{}, logrus.NewEntry(log))
+	t.Cleanup(func() { h.Close(); mem.AssertSize(t, 0) })
 	return NewServer(cfg, h, logrus.NewEntry(log)), hook
 }
 

@@ -45,7 +45,7 @@ var _ http.Handler = (*HTTPHandler)(nil)
 func NewHTTPHandler(h *Handler, log *logrus.Entry) *HTTPHandler {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: newProcessor(h), cookieKey: key}
+	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: newProcessor(h, thrift.NewTBinaryProtocolFactoryConf(nil)), cookieKey: key}
 }
 
 func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -36,11 +36,13 @@ func startHTTPBridge(t *testing.T, p auth.Provider) (*httptest.Server, *engine.M
 	cfg := DefaultConfig()
 	cfg.Auth = p
 	cfg.MaxFrameSize = 1 << 20
+	mem := checkedAllocator(nil)
+	cfg.Allocator = mem
 	h := NewHandler(cfg, mgr, entry)
 	mux := http.NewServeMux()
 	mux.Handle("/cliservice", NewHTTPHandler(h, entry))
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.Close(); h.Close(); _ = mgr.Close(context.Background()) })
+	t.Cleanup(func() { srv.Close(); h.Close(); mem.AssertSize(t, 0); _ = mgr.Close(context.Background()) })
 	return srv, mgr
 }
 

@@ -13,6 +13,8 @@ import (
 func startBridgeWith(t *testing.T, cfg Config) (*testBridge, *Handler) {
 	t.Helper()
 	spark, mgr, entry := newFakeEngine(t)
+	mem := checkedAllocator(cfg.Allocator)
+	cfg.Allocator = mem
 	h := NewHandler(cfg, mgr, entry)
 	srv := NewServer(cfg, h, entry)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -24,6 +26,7 @@ func startBridgeWith(t *testing.T, cfg Config) (*testBridge, *Handler) {
 		ln.Close()
 		srv.Close()
 		h.Close()
+		mem.AssertSize(t, 0)
 	})
 	return &testBridge{addr: ln.Addr().String(), spark: spark, mgr: mgr}, h
 }

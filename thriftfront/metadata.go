@@ -48,10 +48,11 @@ func (h *Handler) collect(ctx context.Context, s *session, plan *connect.Plan) (
 				names = append(names, f.Name)
 			}
 		}
-		for _, rec := range recs {
+		for i, rec := range recs {
 			vals, err := translate.RecordValues(rec)
 			rec.Release()
 			if err != nil {
+				releaseAll(recs[i+1:])
 				return nil, nil, err
 			}
 			rows = append(rows, vals...)

@@ -457,39 +457,6 @@ func (op *operation) nextSlices(maxRows int) ([]translate.Slice, int64, error) {
 	return op.take(maxRows)
 }
 
-// fetch returns up to maxRows rows from the current position. An empty row set means the
-// result is exhausted.
-func (op *operation) fetch(maxRows int, columnar bool) (*hiveserver.TRowSet, bool, error) {
-	op.fetchMu.Lock()
-	defer op.fetchMu.Unlock()
-	slices, start, err := op.nextSlices(maxRows)
-	if err != nil {
-		return nil, false, err
-	}
-	defer releaseSlices(slices)
-	if len(slices) == 0 {
-		return op.emptyPage(start, columnar), false, nil
-	}
-	var page *hiveserver.TRowSet
-	for _, s := range slices {
-		var rs *hiveserver.TRowSet
-		if columnar {
-			rs, err = translate.ColumnarRowSet(s.Rec, s.Off, s.Len, start)
-		} else {
-			rs, err = translate.RowBasedRowSet(s.Rec, s.Off, s.Len, start)
-		}
-		if err == nil && page != nil {
-			err = translate.AppendRowSet(page, rs)
-		} else if err == nil {
-			page = rs
-		}
-		if err != nil {
-			return nil, false, err
-		}
-	}
-	return page, true, nil
-}
-
 // emptyPage is the row set that says the result is exhausted.
 func (op *operation) emptyPage(start int64, columnar bool) *hiveserver.TRowSet {
 	_, _, schema := op.status()
@@ -498,22 +465,22 @@ func (op *operation) emptyPage(start int64, columnar bool) *hiveserver.TRowSet {
 	return page
 }
 
-// fetchWire is fetch for columnar results encoded straight to Thrift bytes: it appends the
-// page's TRowSet encoding to dst. When the result is exhausted it returns dst unchanged
-// and the empty row set to send instead.
-func (op *operation) fetchWire(dst []byte, maxRows int) ([]byte, *hiveserver.TRowSet, bool, error) {
+// fetchWire returns up to maxRows rows from the current position, appending their TRowSet,
+// columnar or row-based, encoded in enc, to dst. When the result is exhausted it returns
+// dst unchanged and the empty row set to send instead.
+func (op *operation) fetchWire(dst []byte, maxRows int, enc translate.Encoding, columnar bool) ([]byte, *hiveserver.TRowSet, error) {
 	op.fetchMu.Lock()
 	defer op.fetchMu.Unlock()
 	slices, start, err := op.nextSlices(maxRows)
 	if err != nil {
-		return dst, nil, false, err
+		return dst, nil, err
 	}
 	if len(slices) == 0 {
-		return dst, op.emptyPage(start, true), false, nil
+		return dst, op.emptyPage(start, columnar), nil
 	}
 	defer releaseSlices(slices)
-	out, err := translate.AppendColumnarRowSet(dst, start, slices)
-	return out, nil, err == nil, err
+	out, err := translate.AppendRowSet(dst, enc, columnar, start, slices)
+	return out, nil, err
 }
 
 // advance makes cur a record with unread rows, pulling from the engine as needed; it

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
 
@@ -37,6 +38,9 @@ type Config struct {
 	// before answering, as HiveServer2's hive.server2.long.polling.timeout, which a session
 	// may set for itself when it opens. 0 answers at once.
 	LongPollingTimeout time.Duration
+	// Allocator holds the Arrow buffers of decoded results and metadata rows; nil means
+	// memory.NewGoAllocator(). Tests pass a memory.CheckedAllocator to catch leaked buffers.
+	Allocator memory.Allocator
 }
 
 // DefaultConfig returns the defaults: 256 MiB frames, V11.
@@ -50,6 +54,7 @@ func DefaultConfig() Config {
 		Auth:             auth.None{},
 		// HiveServer2's default.
 		LongPollingTimeout: 5 * time.Second,
+		Allocator:          memory.NewGoAllocator(),
 	}
 }
 
@@ -232,9 +237,10 @@ func (s *Server) serveConn(conn net.Conn) {
 	_ = conn.SetDeadline(time.Time{})
 
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
-	prot := thrift.NewTBinaryProtocolConf(trans, conf)
+	pf := thrift.NewTBinaryProtocolFactoryConf(conf)
+	prot := pf.GetProtocol(trans)
 	in := newBoundedProtocol(prot, trans)
-	proc := newProcessor(s.handler)
+	proc := newProcessor(s.handler, pf)
 	unknown := 0 // unknown methods called in a row
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)

@@ -84,11 +84,12 @@ func TestDecodeArrowBatch(t *testing.T) {
 				want.Release()
 			}
 
-			// The decoded records feed the row set encoders.
-			rs, err := ColumnarRowSet(recs[0], 0, int(recs[0].NumRows()), 0)
+			// The decoded records feed the row set encoder.
+			page, err := AppendRowSet(nil, Binary, true, 0, []Slice{{recs[0], 0, int(recs[0].NumRows())}})
 			if err != nil {
 				t.Fatal(err)
 			}
+			rs := roundTrip(t, page, Binary)
 			if got := rs.Columns[4].StringVal.Values[0]; got != `{"k":[1,null]}` {
 				t.Errorf("tags = %q", got)
 			}
@@ -148,8 +149,8 @@ func TestDecodeArrowBatchGarbage(t *testing.T) {
 		}
 		for _, rec := range recs {
 			if _, err := TableSchema(schema); err == nil {
-				if _, err := ColumnarRowSet(rec, 0, fetchSize(rec), 0); err != nil {
-					t.Logf("ColumnarRowSet: %v", err)
+				if _, err := AppendRowSet(nil, Binary, true, 0, []Slice{{rec, 0, fetchSize(rec)}}); err != nil {
+					t.Logf("AppendRowSet: %v", err)
 				}
 			}
 			rec.Release()
@@ -232,19 +233,18 @@ func FuzzDecodeArrowBatch(f *testing.F) {
 		hiveSchema, schemaErr := TableSchema(schema)
 		for _, rec := range recs {
 			if schemaErr == nil {
-				if _, err := ColumnarRowSet(rec, 0, fetchSize(rec), 0); err != nil {
-					t.Errorf("ColumnarRowSet on a schema TableSchema accepted: %v", err)
-				}
-				if _, err := RowBasedRowSet(rec, 0, fetchSize(rec), 0); err != nil {
-					t.Errorf("RowBasedRowSet on a schema TableSchema accepted: %v", err)
-				}
-				// The wire encoder must agree with the TColumn route on whatever decodes.
+				// Whatever decodes, with a schema TableSchema accepts, encodes in every form,
+				// into bytes the generated code reads and writes back the same.
 				n := fetchSize(rec)
-				got, err := AppendColumnarRowSet(nil, 0, []Slice{{rec, 0, n / 2}, {rec, n / 2, n - n/2}})
-				if err != nil {
-					t.Errorf("AppendColumnarRowSet on a schema TableSchema accepted: %v", err)
-				} else if want := viaTColumns(t, 0, []Slice{{rec, 0, n / 2}, {rec, n / 2, n - n/2}}); !bytes.Equal(got, want) {
-					t.Errorf("AppendColumnarRowSet differs from the TColumn route")
+				for _, enc := range encodings {
+					for _, columnar := range []bool{true, false} {
+						got, err := AppendRowSet(nil, enc, columnar, 0, []Slice{{rec, 0, n / 2}, {rec, n / 2, n - n/2}})
+						if err != nil {
+							t.Errorf("AppendRowSet(columnar=%v) on a schema TableSchema accepted: %v", columnar, err)
+							continue
+						}
+						roundTrip(t, got, enc)
+					}
 				}
 			}
 			rec.Release()

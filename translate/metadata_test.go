@@ -50,12 +50,12 @@ func TestMetadataRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := ColumnarRowSet(rec, 0, 1, 0)
+	page, err := AppendRowSet(nil, Binary, true, 0, []Slice{{rec, 0, 1}})
 	rec.Release()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.Columns[2].StringVal.Values[0] != "t" || rs.Columns[5].StringVal.Nulls[0] != 1 {
+	if rs := roundTrip(t, page, Binary); rs.Columns[2].StringVal.Values[0] != "t" || rs.Columns[5].StringVal.Nulls[0] != 1 {
 		t.Fatalf("row set %v", rs)
 	}
 	if _, err := MetadataRecord(ColumnsSchema, [][]any{{"only one"}}, mem); err == nil {
@@ -75,41 +75,6 @@ func TestMetadataRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		ti.Release()
-	}
-}
-
-func TestAppendRowSet(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	// 11 rows: a null every third row, so bits cross the byte boundary.
-	var rows [][]any
-	for i := 0; i < 11; i++ {
-		var v any = fmt.Sprint(i)
-		if i%3 == 0 {
-			v = nil
-		}
-		rows = append(rows, []any{v, "x", "t", "TABLE", nil, nil, nil, nil, nil, nil})
-	}
-	rec, err := MetadataRecord(TablesSchema, rows, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	whole, _ := ColumnarRowSet(rec, 0, 11, 0)
-	for _, split := range []int{1, 5, 8, 10} {
-		a, _ := ColumnarRowSet(rec, 0, split, 0)
-		b, _ := ColumnarRowSet(rec, split, 11-split, int64(split))
-		if err := AppendRowSet(a, b); err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(a.Columns) != fmt.Sprint(whole.Columns) {
-			t.Fatalf("split at %d: %v, want %v", split, a.Columns[0], whole.Columns[0])
-		}
-	}
-	ra, _ := RowBasedRowSet(rec, 0, 4, 0)
-	rb, _ := RowBasedRowSet(rec, 4, 7, 4)
-	if err := AppendRowSet(ra, rb); err != nil || len(ra.Rows) != 11 {
-		t.Fatalf("row-based append: %d rows, %v", len(ra.Rows), err)
 	}
 }
 

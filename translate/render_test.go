@@ -151,11 +151,10 @@ func TestRenderedTooLarge(t *testing.T) {
 	// One row holding a hundred nulls: a few bytes of Arrow, 500 of text.
 	rec := oneColumn(fromJSON(t, mem, arrow.ListOf(arrow.Null), `[[`+strings.Repeat("null,", 99)+`null]]`))
 	defer rec.Release()
-	if _, err := ColumnarRowSet(rec, 0, 1, 0); !errors.Is(err, errRenderedTooLarge) {
-		t.Errorf("ColumnarRowSet error = %v, want errRenderedTooLarge", err)
-	}
-	if _, err := RowBasedRowSet(rec, 0, 1, 0); !errors.Is(err, errRenderedTooLarge) {
-		t.Errorf("RowBasedRowSet error = %v, want errRenderedTooLarge", err)
+	for _, columnar := range []bool{true, false} {
+		if _, err := AppendRowSet(nil, Binary, columnar, 0, []Slice{{rec, 0, 1}}); !errors.Is(err, errRenderedTooLarge) {
+			t.Errorf("AppendRowSet(columnar=%v) error = %v, want errRenderedTooLarge", columnar, err)
+		}
 	}
 }
 
@@ -174,8 +173,8 @@ func TestInvalidDecimal(t *testing.T) {
 		arr.Append(decimal128.FromI64(1))
 		rec := oneColumn(arr.NewArray())
 		arr.Release()
-		if _, err := ColumnarRowSet(rec, 0, 1, 0); err == nil {
-			t.Errorf("ColumnarRowSet rendered %s", dt)
+		if _, err := AppendRowSet(nil, Binary, true, 0, []Slice{{rec, 0, 1}}); err == nil {
+			t.Errorf("AppendRowSet rendered %s", dt)
 		}
 		rec.Release()
 	}

@@ -1,13 +1,12 @@
 package translate
 
 import (
+	"bytes"
 	"math"
-	"reflect"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
 
@@ -169,90 +168,33 @@ var columnCases = []struct {
 	},
 }
 
-func TestColumnarRowSet(t *testing.T) {
+// TestRowSetWindows encodes every window of every fixture, empty ones at both ends
+// included, in both encodings and both row formats, and compares the bytes with the
+// generated code's encoding of the fixture's row set.
+func TestRowSetWindows(t *testing.T) {
 	for _, tc := range columnCases {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := checkedAlloc(t)
 			rec := oneColumn(fromJSON(t, mem, tc.dt, tc.json))
 			defer rec.Release()
 			n := int(rec.NumRows())
-
-			// Every window of the record, including empty ones at both ends.
 			for off := 0; off <= n; off++ {
 				for length := 0; off+length <= n; length++ {
-					got, err := ColumnarRowSet(rec, off, length, 100)
-					if err != nil {
-						t.Fatalf("ColumnarRowSet(%d, %d): %v", off, length, err)
-					}
-					want := &hiveserver.TRowSet{
-						StartRowOffset: 100,
-						Rows:           []*hiveserver.TRow{},
-						Columns:        []*hiveserver.TColumn{sliceColumn(tc.want, off, length)},
-					}
-					if !reflect.DeepEqual(got, want) {
-						t.Errorf("ColumnarRowSet(%d, %d)\n got %s\nwant %s", off, length, got, want)
+					for encName, enc := range encodings {
+						for _, columnar := range []bool{true, false} {
+							got, err := AppendRowSet(nil, enc, columnar, 100, []Slice{{rec, off, length}})
+							if err != nil {
+								t.Fatalf("AppendRowSet(%d, %d): %v", off, length, err)
+							}
+							want := fixtureRowSet(tc.want, off, length, 100, columnar)
+							if w := generated(t, want, enc); !bytes.Equal(got, w) {
+								t.Errorf("rows [%d, %d+%d) %s columnar=%v\n got %x\nwant %x (%s)", off, off, length, encName, columnar, got, w, want)
+							}
+						}
 					}
 				}
 			}
 		})
-	}
-}
-
-func TestRowBasedRowSet(t *testing.T) {
-	for _, tc := range columnCases {
-		t.Run(tc.name, func(t *testing.T) {
-			mem := checkedAlloc(t)
-			rec := oneColumn(fromJSON(t, mem, tc.dt, tc.json))
-			defer rec.Release()
-			n := int(rec.NumRows())
-
-			for off := 0; off <= n; off++ {
-				length := n - off
-				got, err := RowBasedRowSet(rec, off, length, 5)
-				if err != nil {
-					t.Fatalf("RowBasedRowSet(%d, %d): %v", off, length, err)
-				}
-				want := &hiveserver.TRowSet{StartRowOffset: 5, Rows: []*hiveserver.TRow{}}
-				for _, cell := range cellsOf(sliceColumn(tc.want, off, length)) {
-					want.Rows = append(want.Rows, &hiveserver.TRow{ColVals: []*hiveserver.TColumnValue{cell}})
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("RowBasedRowSet(%d, %d)\n got %s\nwant %s", off, length, got, want)
-				}
-			}
-		})
-	}
-}
-
-// TestRowSetSharesNoMemory overwrites and releases the record before reading
-// the row set: the caller may recycle a record's buffers as soon as the row
-// set is built.
-func TestRowSetSharesNoMemory(t *testing.T) {
-	mem := checkedAlloc(t)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "s", Type: arrow.BinaryTypes.String},
-		{Name: "b", Type: arrow.BinaryTypes.Binary},
-	}, nil)
-	bld := array.NewRecordBuilder(mem, schema)
-	defer bld.Release()
-	bld.Field(0).(*array.StringBuilder).AppendValues([]string{"abc", "def"}, nil)
-	bld.Field(1).(*array.BinaryBuilder).AppendValues([][]byte{[]byte("xyz"), []byte("uvw")}, nil)
-	rec := bld.NewRecordBatch()
-	col, row := rec.Column(0).(*array.String), rec.Column(1).(*array.Binary)
-
-	rs, err := ColumnarRowSet(rec, 0, 2, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Scribble over the record's value buffers.
-	clear(col.ValueBytes())
-	clear(row.ValueBytes())
-	rec.Release()
-	if got := rs.Columns[0].StringVal.Values; !reflect.DeepEqual(got, []string{"abc", "def"}) {
-		t.Errorf("strings = %q after the record changed", got)
-	}
-	if got := rs.Columns[1].BinaryVal.Values; !reflect.DeepEqual(got, [][]byte{[]byte("xyz"), []byte("uvw")}) {
-		t.Errorf("binaries = %q after the record changed", got)
 	}
 }
 
@@ -279,41 +221,42 @@ func TestRowSetManyColumns(t *testing.T) {
 	sliced := rec.NewSlice(1, 4)
 	defer sliced.Release()
 
-	got, err := ColumnarRowSet(sliced, 1, 2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &hiveserver.TRowSet{
-		StartRowOffset: 2,
-		Rows:           []*hiveserver.TRow{},
-		Columns: []*hiveserver.TColumn{
-			{I64Val: &hiveserver.TI64Column{Values: []int64{0, 4}, Nulls: bitmap(2, 0)}},
-			strCol(bitmap(2), "three", "four"),
-			strCol(bitmap(2, 0), "", `["b","c"]`),
+	want := map[bool]*hiveserver.TRowSet{
+		true: {
+			StartRowOffset: 2,
+			Rows:           []*hiveserver.TRow{},
+			Columns: []*hiveserver.TColumn{
+				{I64Val: &hiveserver.TI64Column{Values: []int64{0, 4}, Nulls: bitmap(2, 0)}},
+				strCol(bitmap(2), "three", "four"),
+				strCol(bitmap(2, 0), "", `["b","c"]`),
+			},
+		},
+		false: {
+			StartRowOffset: 2,
+			Rows: []*hiveserver.TRow{
+				{ColVals: []*hiveserver.TColumnValue{
+					{I64Val: &hiveserver.TI64Value{}},
+					{StringVal: &hiveserver.TStringValue{Value: ptr("three")}},
+					{StringVal: &hiveserver.TStringValue{}},
+				}},
+				{ColVals: []*hiveserver.TColumnValue{
+					{I64Val: &hiveserver.TI64Value{Value: ptr(int64(4))}},
+					{StringVal: &hiveserver.TStringValue{Value: ptr("four")}},
+					{StringVal: &hiveserver.TStringValue{Value: ptr(`["b","c"]`)}},
+				}},
+			},
 		},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ColumnarRowSet\n got %s\nwant %s", got, want)
-	}
-
-	rows, err := RowBasedRowSet(sliced, 1, 2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantRows := []*hiveserver.TRow{
-		{ColVals: []*hiveserver.TColumnValue{
-			{I64Val: &hiveserver.TI64Value{}},
-			{StringVal: &hiveserver.TStringValue{Value: ptr("three")}},
-			{StringVal: &hiveserver.TStringValue{}},
-		}},
-		{ColVals: []*hiveserver.TColumnValue{
-			{I64Val: &hiveserver.TI64Value{Value: ptr(int64(4))}},
-			{StringVal: &hiveserver.TStringValue{Value: ptr("four")}},
-			{StringVal: &hiveserver.TStringValue{Value: ptr(`["b","c"]`)}},
-		}},
-	}
-	if !reflect.DeepEqual(rows.Rows, wantRows) || rows.Columns != nil || rows.StartRowOffset != 2 {
-		t.Errorf("RowBasedRowSet\n got %s\nwant rows %s", rows, wantRows)
+	for encName, enc := range encodings {
+		for _, columnar := range []bool{true, false} {
+			got, err := AppendRowSet(nil, enc, columnar, 2, []Slice{{sliced, 1, 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := generated(t, want[columnar], enc); !bytes.Equal(got, w) {
+				t.Errorf("%s columnar=%v\n got %x\nwant %x", encName, columnar, got, w)
+			}
+		}
 	}
 }
 
@@ -322,11 +265,10 @@ func TestRowSetRange(t *testing.T) {
 	rec := oneColumn(fromJSON(t, mem, arrow.PrimitiveTypes.Int64, `[1, 2, 3]`))
 	defer rec.Release()
 	for _, r := range [][2]int{{-1, 1}, {0, -1}, {0, 4}, {3, 1}, {4, 0}} {
-		if _, err := ColumnarRowSet(rec, r[0], r[1], 0); err == nil {
-			t.Errorf("ColumnarRowSet(%d, %d) succeeded on 3 rows", r[0], r[1])
-		}
-		if _, err := RowBasedRowSet(rec, r[0], r[1], 0); err == nil {
-			t.Errorf("RowBasedRowSet(%d, %d) succeeded on 3 rows", r[0], r[1])
+		for _, columnar := range []bool{true, false} {
+			if _, err := AppendRowSet(nil, Binary, columnar, 0, []Slice{{rec, r[0], r[1]}}); err == nil {
+				t.Errorf("AppendRowSet(%d, %d, columnar=%v) succeeded on 3 rows", r[0], r[1], columnar)
+			}
 		}
 	}
 }
@@ -335,16 +277,15 @@ func TestRowSetUnsupportedType(t *testing.T) {
 	mem := checkedAlloc(t)
 	rec := oneColumn(fromJSON(t, mem, arrow.ListOf(arrow.PrimitiveTypes.Uint8), `[[1]]`))
 	defer rec.Release()
-	if _, err := ColumnarRowSet(rec, 0, 1, 0); err == nil {
-		t.Error("ColumnarRowSet accepted list<uint8>")
-	}
-	if _, err := RowBasedRowSet(rec, 0, 1, 0); err == nil {
-		t.Error("RowBasedRowSet accepted list<uint8>")
+	for _, columnar := range []bool{true, false} {
+		if _, err := AppendRowSet(nil, Binary, columnar, 0, []Slice{{rec, 0, 1}}); err == nil {
+			t.Errorf("AppendRowSet(columnar=%v) accepted list<uint8>", columnar)
+		}
 	}
 }
 
-// TestEmptyRowSet checks that an empty row set built from a schema has the
-// same column kinds as a row set built from a record of that schema.
+// TestEmptyRowSet checks that the empty row set built from a schema, which ends a result,
+// encodes as a row set of no rows of a record of that schema does.
 func TestEmptyRowSet(t *testing.T) {
 	for _, tc := range columnCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,40 +296,20 @@ func TestEmptyRowSet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fromRecord, err := ColumnarRowSet(rec, 0, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := EmptyRowSet(schema, true); !reflect.DeepEqual(got, fromRecord) {
-				t.Errorf("EmptyRowSet(columnar)\n got %s\nwant %s", got, fromRecord)
-			}
-			fromRecord, err = RowBasedRowSet(rec, 0, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := EmptyRowSet(schema, false); !reflect.DeepEqual(got, fromRecord) {
-				t.Errorf("EmptyRowSet(row-based)\n got %s\nwant %s", got, fromRecord)
+			for encName, enc := range encodings {
+				for _, columnar := range []bool{true, false} {
+					fromRecord, err := AppendRowSet(nil, enc, columnar, 0, []Slice{{rec, 0, 0}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := generated(t, EmptyRowSet(schema, columnar), enc); !bytes.Equal(got, fromRecord) {
+						t.Errorf("EmptyRowSet %s columnar=%v\n got %x\nwant %x", encName, columnar, got, fromRecord)
+					}
+				}
 			}
 		})
 	}
 	if got := EmptyRowSet(nil, true); len(got.Columns) != 0 || got.Rows == nil {
 		t.Errorf("EmptyRowSet(nil) = %s", got)
-	}
-}
-
-// BenchmarkColumnarRowSet encodes 10,000 rows of five bigint and five string
-// columns, a typical fetch.
-func BenchmarkColumnarRowSet(b *testing.B) {
-	const rows = 10_000
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(b, 0)
-	rec := benchRecord(b, mem, rows)
-	defer rec.Release()
-
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ColumnarRowSet(rec, 0, rows, 0); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
