@@ -26,6 +26,8 @@ type fakeSpark struct {
 	connect.UnimplementedSparkConnectServiceServer
 	token    string
 	released atomic.Int32
+	// onRelease, if set, runs first in every ReleaseSession: the readiness probe's last call.
+	onRelease func(context.Context)
 }
 
 func (f *fakeSpark) authorized(ctx context.Context) error {
@@ -45,6 +47,9 @@ func (f *fakeSpark) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanReq
 }
 
 func (f *fakeSpark) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionRequest) (*connect.ReleaseSessionResponse, error) {
+	if f.onRelease != nil {
+		f.onRelease(ctx)
+	}
 	if err := f.authorized(ctx); err != nil {
 		return nil, err
 	}
@@ -59,6 +64,7 @@ type fakeProcess struct {
 	done        chan struct{}
 	once        sync.Once
 	stopped     atomic.Bool
+	stopHold    chan struct{} // if set, Stop returns only once it is closed, whatever its ctx
 }
 
 func (p *fakeProcess) Addr() string          { return p.addr }
@@ -67,6 +73,9 @@ func (p *fakeProcess) PID() int              { return 0 }
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) Stop(context.Context) error {
 	p.stopped.Store(true)
+	if p.stopHold != nil {
+		<-p.stopHold
+	}
 	p.exit()
 	return nil
 }
@@ -88,6 +97,9 @@ type fakeLauncher struct {
 	delay    time.Duration
 	fail     error
 	deaf     bool // the process never answers the probe
+	// onRelease is handed to each fakeSpark; stopHold to each fakeProcess.
+	onRelease func(context.Context)
+	stopHold  chan struct{}
 
 	mu    sync.Mutex
 	procs []*fakeProcess
@@ -101,7 +113,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 	if l.fail != nil {
 		return nil, l.fail
 	}
-	p := &fakeProcess{token: "secret-" + spec.Name, done: make(chan struct{})}
+	p := &fakeProcess{token: "secret-" + spec.Name, done: make(chan struct{}), stopHold: l.stopHold}
 	if l.deaf {
 		p.addr = deadAddr(l.t)
 	} else {
@@ -111,7 +123,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 		}
 		p.addr = ln.Addr().String()
 		p.srv = grpc.NewServer()
-		connect.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: p.token})
+		connect.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: p.token, onRelease: l.onRelease})
 		go func() { _ = p.srv.Serve(ln) }()
 	}
 	l.mu.Lock()
