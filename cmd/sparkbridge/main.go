@@ -255,6 +255,7 @@ func run() error {
 
 	errc := make(chan error, 3)
 	var hsrv *http.Server
+	var hh *thriftfront.HTTPHandler
 	if *httpAddr != "" {
 		hln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
@@ -271,7 +272,8 @@ func run() error {
 			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
 		}
 		mux := http.NewServeMux()
-		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
+		hh = thriftfront.NewHTTPHandler(handler, log)
+		mux.Handle(*httpPath, hh)
 		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
 		go func() {
@@ -303,7 +305,7 @@ func run() error {
 		log.WithError(serveErr).Error("a listener failed; shutting down")
 	}
 
-	b := &stopper{log: log, mgr: mgr, handler: handler, tsrv: tsrv, tln: tln, hsrv: hsrv, csrv: csrv, grace: *grace}
+	b := &stopper{log: log, mgr: mgr, handler: handler, tsrv: tsrv, tln: tln, hsrv: hsrv, hh: hh, csrv: csrv, grace: *grace}
 	b.shutdown(sig)
 	log.Info("sparkbridge stopped")
 	return serveErr

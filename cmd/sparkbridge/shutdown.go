@@ -23,22 +23,30 @@ type stopper struct {
 	handler *thriftfront.Handler
 	tsrv    *thriftfront.Server
 	tln     net.Listener
-	hsrv    *http.Server // nil when the HTTP transport is off
+	hsrv    *http.Server             // nil when the HTTP transport is off
+	hh      *thriftfront.HTTPHandler // nil when the HTTP transport is off
 	csrv    *connectfront.Server
 	grace   time.Duration // -shutdown-grace
 }
 
+// cutOffWindow is how long, after the drain, calls still in flight get to return once they
+// have been told to stop (a long poll returns at once) before their connections close.
+const cutOffWindow = 2 * time.Second
+
 // shutdown drains and stops the bridge; sig delivers further signals (closing it is fine).
 func (b *stopper) shutdown(sig <-chan os.Signal) {
-	// Phase one, the drain: no new connections on the binary port and no new sessions on
-	// any transport, but the HTTP and Spark Connect listeners stay open and every open
-	// session keeps working, so that work already begun (an HS2 client's polls and fetches,
-	// PySpark's follow-up calls) can finish. It ends when nothing has been in flight for a
-	// second, or when the grace period is over.
+	// Phase one, the drain, on all three listeners at once: no new connections on the binary
+	// port and no new sessions on any transport, but the HTTP and Spark Connect listeners
+	// stay open and every open session, on every transport, keeps working, so that work
+	// already begun (an HS2 client's polls and fetches, PySpark's follow-up calls) can
+	// finish. It ends when no call has been in flight on any transport and no session used
+	// for a second, or when the grace period is over.
 	b.mgr.Drain()
 	b.tln.Close()
 	drainStart := time.Now()
-	quiet := func() bool { return b.csrv.InFlight() == 0 && b.mgr.Quiet(time.Second) }
+	quiet := func() bool {
+		return b.csrv.InFlight() == 0 && b.tsrv.InFlight() == 0 && (b.hh == nil || b.hh.InFlight() == 0) && b.mgr.Quiet(time.Second)
+	}
 drain:
 	for !quiet() && time.Since(drainStart) < b.grace {
 		select {
@@ -71,19 +79,22 @@ drain:
 	}
 
 	// Phase two, on every listener at once: cut off what is left. Spark Connect calls end
-	// with ABORTED (clients must not retry), HTTP requests in flight get a moment to
-	// return (a GetOperationStatus long poll returns at once), binary connections close.
+	// with ABORTED (clients must not retry); HTTP requests and binary calls in flight get
+	// the cut-off window to return (a GetOperationStatus long poll returns at once), and
+	// idle connections close at once.
 	b.handler.StopWaiting()
 	b.csrv.Abort()
+	cutCtx, cancelCut := context.WithTimeout(context.Background(), cutOffWindow)
+	defer cancelCut()
 	var stopping sync.WaitGroup
-	stopping.Add(2)
+	stopping.Add(3)
 	go func() {
 		defer stopping.Done()
 		done := make(chan struct{})
 		go func() { b.csrv.GracefulStop(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(2 * time.Second):
+		case <-cutCtx.Done():
 			b.csrv.Stop()
 			<-done
 		}
@@ -91,13 +102,14 @@ drain:
 	go func() {
 		defer stopping.Done()
 		if b.hsrv != nil {
-			hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = b.hsrv.Shutdown(hctx)
-			hcancel()
+			_ = b.hsrv.Shutdown(cutCtx)
 			_ = b.hsrv.Close()
 		}
 	}()
-	b.tsrv.Close()
+	go func() {
+		defer stopping.Done()
+		_ = b.tsrv.Shutdown(cutCtx)
+	}()
 	stopping.Wait()
 	// Then stop every engine; the metastore stops last (deferred in run).
 	b.handler.Close()
