@@ -333,15 +333,18 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	defer stop()
 	for {
 		// Wait for the next request with no call in flight: this is where Shutdown wakes an
-		// idle connection, with a read deadline, and the connection ends without a word.
-		if _, err := br.Peek(1); err != nil {
-			switch {
-			case s.stopping():
-				log.WithError(err).Debug("idle connection closed by the shutdown")
-			case !isClientGone(err):
-				s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
+		// idle connection, with a read deadline, and the connection ends without a word. A
+		// SASL frame may already hold the next request.
+		if !requestBuffered(trans) {
+			if _, err := br.Peek(1); err != nil {
+				switch {
+				case s.stopping():
+					log.WithError(err).Debug("idle connection closed by the shutdown")
+				case !isClientGone(err):
+					s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
+				}
+				return
 			}
-			return
 		}
 		cs.mu.Lock()
 		cs.busy = true
@@ -368,6 +371,13 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 			return // after a call answered during Shutdown, the connection ends
 		}
 	}
+}
+
+// requestBuffered reports whether a SASL frame already read holds (the start of) the next
+// request, which the socket will not announce again.
+func requestBuffered(trans thrift.TTransport) bool {
+	st, ok := trans.(*saslTransport)
+	return ok && st.RemainingBytes() > 0
 }
 
 // maxUnknownInARow bounds the calls of unknown methods a connection may make with no known

@@ -1,7 +1,10 @@
 package thriftfront
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"runtime"
@@ -245,5 +248,57 @@ func TestShutdownAnswersTheCallInFlight(t *testing.T) {
 	}
 	if n := srv.InFlight(); n != 0 {
 		t.Fatalf("InFlight = %d after Shutdown, want 0", n)
+	}
+}
+
+// Two requests in one SASL frame are both answered: the request loop, which waits on the
+// socket between calls, must not wait for a request the frame already holds.
+func TestTwoRequestsInOneSASLFrame(t *testing.T) {
+	srv, _ := hardenedServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second)) // a deadlock guard, not a speed check
+	if _, err := conn.Write(append(saslMsg(saslStart, "PLAIN"), saslMsg(saslComplete, "\x00alice\x00x")...)); err != nil {
+		t.Fatal(err)
+	}
+	if status, msg, err := readSASLMessage(conn); err != nil || status != saslComplete {
+		t.Fatalf("SASL: status %d %q %v", status, msg, err)
+	}
+	ctx := context.Background()
+	var calls thrift.TMemoryBuffer
+	calls.Buffer = new(bytes.Buffer)
+	p := thrift.NewTBinaryProtocolConf(&calls, nil)
+	for i := int32(0); i < 2; i++ {
+		_ = p.WriteMessageBegin(ctx, "GetLog", thrift.CALL, i)
+		_ = p.WriteStructBegin(ctx, "args")
+		_ = p.WriteFieldStop(ctx)
+		_ = p.WriteStructEnd(ctx)
+		_ = p.WriteMessageEnd(ctx)
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(calls.Len()))
+	if _, err := conn.Write(append(frame, calls.Bytes()...)); err != nil {
+		t.Fatal(err)
+	}
+	in := thrift.NewTBinaryProtocolConf(newSASLTransport(conn, bufio.NewReader(conn), 1<<20), nil)
+	for i := int32(0); i < 2; i++ {
+		name, typ, seq, err := in.ReadMessageBegin(ctx)
+		if err != nil || name != "GetLog" || typ != thrift.EXCEPTION || seq != i {
+			t.Fatalf("reply %d: %q %v %d %v, want GetLog's UNKNOWN_METHOD", i, name, typ, seq, err)
+		}
+		x := thrift.NewTApplicationException(0, "")
+		if err := x.Read(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		_ = in.ReadMessageEnd(ctx)
 	}
 }
