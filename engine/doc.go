@@ -23,8 +23,10 @@
 //     a new one.
 //   - A session ends with Session.Close, which releases the engine-side Spark Connect
 //     session, or when the Manager closes.
-//   - Manager.Close stops every engine it launched; no JVM outlives the bridge. Engine
-//     processes also carry a parent-death signal, so they die with a crashed bridge.
+//   - Manager.Close stops every engine it launched, a launch that completes while it runs
+//     included (that engine is stopped, never registered); no JVM outlives the bridge. It
+//     returns when its ctx ends, engines still stopping being killed. Engine processes also
+//     carry a parent-death signal, so they die with a crashed bridge.
 //
 // engine may import proto/spark/connect, grpc and the standard library. It must not import
 // the frontends or translate.

@@ -27,7 +27,7 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // launch, watch and reaper goroutines
 
-	// mu guards slots, engines, sessions, released and closed.
+	// mu guards slots, engines, sessions, released, closed and closeCtx.
 	mu       sync.Mutex
 	slots    map[string]*slot     // by routing key: the engine new sessions of that key get
 	engines  map[*Engine]struct{} // every live engine, draining ones included
@@ -35,6 +35,7 @@ type Manager struct {
 	released releasedSessions     // recently closed session ids, never to be registered again
 	draining bool                 // Drain was called: no new sessions
 	closed   bool
+	closeCtx context.Context // Close's ctx: bounds the stop of an engine whose launch ends after Close
 }
 
 // releasedSessions remembers closed session ids for a while, in closing order, so that a
@@ -352,10 +353,17 @@ func (m *Manager) launch(p placement, sl *slot) {
 	start := time.Now()
 	eng, err := m.start(p)
 	m.mu.Lock()
-	if err != nil {
+	closed, stopCtx := m.closed, m.closeCtx
+	switch {
+	case err != nil:
 		delete(m.slots, p.key) // the next session tries again
 		sl.err = err
-	} else {
+	case closed:
+		// Close has already listed the engines it stops, so this one is never registered:
+		// it is stopped here, within Close's ctx, and Close waits for it.
+		delete(m.slots, p.key)
+		sl.err = errClosed
+	default:
 		sl.eng = eng
 		m.engines[eng] = struct{}{}
 	}
@@ -363,6 +371,10 @@ func (m *Manager) launch(p placement, sl *slot) {
 	m.mu.Unlock()
 	if err != nil {
 		log.WithError(err).Error("engine launch failed")
+		return
+	}
+	if closed {
+		m.stopEngineWithin(stopCtx, eng, "its launch ended during bridge shutdown", nil)
 		return
 	}
 	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
@@ -510,13 +522,26 @@ func waitReady(ctx context.Context, eng *Engine) (string, error) {
 
 // stopEngine stops eng for reason and forgets it.
 func (m *Manager) stopEngine(eng *Engine, reason string) {
+	m.stopEngineWithin(context.Background(), eng, reason, nil)
+}
+
+// stopEngineWithin stops eng for reason and forgets it. The process gets its grace period
+// (Config.StopTimeout) before it is killed, or less if ctx ends first. signalled, if not
+// nil, is called once the stop is under way: when Stop is called, or at once if another
+// caller is already stopping eng.
+func (m *Manager) stopEngineWithin(ctx context.Context, eng *Engine, reason string, signalled func()) {
+	if signalled == nil {
+		signalled = func() {}
+	}
 	if !eng.setStopping() {
+		signalled()
 		return
 	}
 	m.forgetEngine(eng)
 	m.log.WithFields(logrus.Fields{"engine": eng.ID, "key": eng.Key, "pid": eng.proc.PID(), "reason": reason}).Info("stopping engine")
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.StopTimeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StopTimeout+5*time.Second)
 	defer cancel()
+	signalled()
 	_ = eng.proc.Stop(ctx)
 	eng.markDead()
 	_ = eng.conn.Close()
@@ -609,8 +634,10 @@ func (m *Manager) Operations(f Filter) []OperationInfo {
 	return out
 }
 
-// Close stops every engine the Manager launched and waits for them to exit. Sessions still
-// open fail from then on.
+// Close stops every engine the Manager launched and waits for them to exit, or for ctx to
+// end: it returns ctx's error then, once every engine has at least been told to stop (a
+// process still running when ctx ends is killed). A launch that completes during or after
+// Close has its process stopped, never registered. Sessions still open fail from then on.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -618,6 +645,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
+	m.closeCtx = ctx
 	engines := make([]*Engine, 0, len(m.engines))
 	for e := range m.engines {
 		engines = append(engines, e)
@@ -625,17 +653,25 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 
 	m.cancel() // aborts launches in flight (start() stops their processes) and the reaper
-	var wg sync.WaitGroup
+	var signalled sync.WaitGroup
 	for _, e := range engines {
-		wg.Add(1)
+		signalled.Add(1)
+		m.wg.Add(1)
 		go func(e *Engine) {
-			defer wg.Done()
-			m.stopEngine(e, "bridge shutdown")
+			defer m.wg.Done()
+			m.stopEngineWithin(ctx, e, "bridge shutdown", signalled.Done)
 		}(e)
 	}
-	wg.Wait()
-	m.wg.Wait()
-	return nil
+	signalled.Wait()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		m.log.WithError(ctx.Err()).Warn("engines still stopping when the shutdown's time ran out")
+		return ctx.Err()
+	}
 }
 
 func sanitize(s string) string {

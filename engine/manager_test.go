@@ -28,6 +28,8 @@ type fakeSpark struct {
 	connectgrpc.UnimplementedSparkConnectServiceServer
 	token    string
 	released atomic.Int32
+	// onRelease, if set, runs first in every ReleaseSession: the readiness probe's last call.
+	onRelease func(context.Context)
 }
 
 func (f *fakeSpark) authorized(ctx context.Context) error {
@@ -47,6 +49,9 @@ func (f *fakeSpark) AnalyzePlan(ctx context.Context, req *connect.AnalyzePlanReq
 }
 
 func (f *fakeSpark) ReleaseSession(ctx context.Context, req *connect.ReleaseSessionRequest) (*connect.ReleaseSessionResponse, error) {
+	if f.onRelease != nil {
+		f.onRelease(ctx)
+	}
 	if err := f.authorized(ctx); err != nil {
 		return nil, err
 	}
@@ -61,6 +66,7 @@ type fakeProcess struct {
 	done        chan struct{}
 	once        sync.Once
 	stopped     atomic.Bool
+	stopHold    chan struct{} // if set, Stop returns only once it is closed, whatever its ctx
 }
 
 func (p *fakeProcess) Addr() string          { return p.addr }
@@ -69,6 +75,9 @@ func (p *fakeProcess) PID() int              { return 0 }
 func (p *fakeProcess) Done() <-chan struct{} { return p.done }
 func (p *fakeProcess) Stop(context.Context) error {
 	p.stopped.Store(true)
+	if p.stopHold != nil {
+		<-p.stopHold
+	}
 	p.exit()
 	return nil
 }
@@ -93,6 +102,9 @@ type fakeLauncher struct {
 	// wrongToken makes the engine expect another secret than the one the bridge sends,
 	// as a static engine configured with a stale token does.
 	wrongToken bool
+	// onRelease is handed to each fakeSpark; stopHold to each fakeProcess.
+	onRelease func(context.Context)
+	stopHold  chan struct{}
 
 	mu    sync.Mutex
 	procs []*fakeProcess
@@ -106,7 +118,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 	if l.fail != nil {
 		return nil, l.fail
 	}
-	p := &fakeProcess{token: "secret-" + spec.Name, done: make(chan struct{})}
+	p := &fakeProcess{token: "secret-" + spec.Name, done: make(chan struct{}), stopHold: l.stopHold}
 	if l.deaf {
 		p.addr = deadAddr(l.t)
 	} else {
@@ -120,7 +132,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 		if l.wrongToken {
 			want = "another secret"
 		}
-		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: want})
+		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: want, onRelease: l.onRelease})
 		go func() { _ = p.srv.Serve(ln) }()
 	}
 	l.mu.Lock()

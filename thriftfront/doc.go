@@ -16,6 +16,10 @@
 // Lifecycles:
 //   - A connection ends when the client closes it, on a protocol error, or at shutdown. The
 //     sessions opened on it are closed then, as HiveServer2 does for the binary transport.
+//     At shutdown, Server.Shutdown closes a connection with no call in flight (or still in
+//     its handshake) at once, without a warning, and lets one serving a call send its reply
+//     first; Server.Close cuts off whatever is left. Server.InFlight and
+//     HTTPHandler.InFlight count the calls being served, for the bridge's drain.
 //   - A session ends with CloseSession or with its connection; its operations are closed and
 //     its engine session released.
 //   - An operation ends with CloseOperation or with its session; CancelOperation cancels the

@@ -69,7 +69,7 @@ func serveInputOn(t *testing.T, srv *Server, ln net.Listener, in []byte, closeWr
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { srv.serveConn(server); close(done) }()
+	go func() { srv.serveConn(server, &connState{}); close(done) }()
 	go func() {
 		_, _ = client.Write(in)
 		if closeWrite {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -37,6 +38,7 @@ type HTTPHandler struct {
 	log       *logrus.Entry
 	proc      *hiveserver.TCLIServiceProcessor
 	cookieKey []byte
+	inFlight  atomic.Int64 // requests being served
 }
 
 var _ http.Handler = (*HTTPHandler)(nil)
@@ -48,7 +50,14 @@ func NewHTTPHandler(h *Handler, log *logrus.Entry) *HTTPHandler {
 	return &HTTPHandler{h: h, log: log.WithField("component", "thriftfront-http"), proc: newProcessor(h, thrift.NewTBinaryProtocolFactoryConf(nil)), cookieKey: key}
 }
 
+// InFlight is the number of requests being served: during the drain, a call that has not
+// returned yet (an OpenSession waiting for its engine, a metadata call, a fetch) is work in
+// flight as much as a registered operation.
+func (x *HTTPHandler) InFlight() int64 { return x.inFlight.Load() }
+
 func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x.inFlight.Add(1)
+	defer x.inFlight.Add(-1)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "TCLIService over HTTP takes POST requests", http.StatusMethodNotAllowed)

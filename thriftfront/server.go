@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -68,9 +69,15 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // one per connection
 
+	// draining is closed by Shutdown (or Close): connections end once their call in flight
+	// is answered, and an idle one ends at once, quietly.
+	draining  chan struct{}
+	drainOnce sync.Once
+	inFlight  atomic.Int64 // calls being served
+
 	// mu guards conns.
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*connState
 
 	acceptErrs, refused rateLimited // log floods become one line per interval with a count
 
@@ -131,10 +138,30 @@ func (r *rateLimited) log(e *logrus.Entry, msg string) {
 	e.Warn(msg)
 }
 
+// connState is what Shutdown needs to know of one connection.
+type connState struct {
+	// mu guards busy, and orders it against the wake-up deadline Shutdown sets on an idle
+	// connection.
+	mu   sync.Mutex
+	busy bool // a request has begun to arrive and is being served
+}
+
 // NewServer returns a Server that serves handler.
 func NewServer(cfg Config, handler *Handler, log *logrus.Entry) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, handler: handler, log: log.WithField("component", "thriftfront"), ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	return &Server{cfg: cfg, handler: handler, log: log.WithField("component", "thriftfront"), ctx: ctx, cancel: cancel,
+		draining: make(chan struct{}), conns: map[net.Conn]*connState{}}
+}
+
+// stopping reports whether Shutdown or Close has begun: a connection that ends now was
+// ended by the server, which is no client's fault and worth no warning.
+func (s *Server) stopping() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return s.ctx.Err() != nil
+	}
 }
 
 // Serve accepts connections on ln until ln is closed. Accept errors other than a closed
@@ -159,18 +186,24 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		s.mu.Lock()
+		if s.stopping() { // accepted as the listener was being closed
+			s.mu.Unlock()
+			_ = conn.Close()
+			continue
+		}
 		if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 			s.mu.Unlock()
 			s.refused.log(s.log.WithField("limit", s.cfg.MaxConnections), "connection refused: the HiveServer2 binary port is at its connection limit")
 			go refuseConn(conn, fmt.Sprintf("sparkbridge: too many connections (limit %d); try again later", s.cfg.MaxConnections))
 			continue
 		}
-		s.conns[conn] = struct{}{}
+		cs := &connState{}
+		s.conns[conn] = cs
+		s.wg.Add(1) // under mu, so that Shutdown never waits while a connection is added
 		s.mu.Unlock()
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(conn)
+			s.serveConn(conn, cs)
 			s.mu.Lock()
 			delete(s.conns, conn)
 			s.mu.Unlock()
@@ -178,8 +211,44 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// Close closes every connection (which closes their sessions) and waits for them to end.
+// InFlight is the number of calls being served on binary connections: during the drain,
+// a call that has not returned yet (an OpenSession waiting for its engine, a metadata call, a
+// fetch) is work in flight as much as a registered operation.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+// Shutdown ends every connection gracefully, at the end of the bridge's drain; close the
+// listener first. A connection with no call in flight, or still in its handshake, is closed
+// at once and quietly; one serving a call sends its reply and then closes. Sessions close
+// with their connections. When ctx ends first, Close cuts off the rest, and Shutdown
+// returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.drainOnce.Do(func() { close(s.draining) })
+	s.mu.Lock()
+	for c, cs := range s.conns {
+		cs.mu.Lock()
+		if !cs.busy {
+			// Wakes its blocked read; the connection sees the drain and ends.
+			_ = c.SetReadDeadline(time.Now())
+		}
+		cs.mu.Unlock()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.Close()
+	return err
+}
+
+// Close closes every connection (which closes their sessions), cancelling the calls in
+// flight, and waits for them to end.
 func (s *Server) Close() {
+	s.drainOnce.Do(func() { close(s.draining) })
 	s.cancel()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -190,16 +259,26 @@ func (s *Server) Close() {
 }
 
 // serveConn runs one connection: transport detection, optional SASL, then requests until the
-// client leaves. Sessions opened on the connection are closed when it ends, as HiveServer2
-// does for the binary transport.
-func (s *Server) serveConn(conn net.Conn) {
+// client leaves or the server stops. Sessions opened on the connection are closed when it
+// ends, as HiveServer2 does for the binary transport.
+func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	defer conn.Close()
 	log := s.log.WithField("remote", conn.RemoteAddr().String())
+	// Every deadline is set under cs.mu, then the drain checked: either Shutdown's wake-up
+	// deadline comes after this one, or this connection sees the drain.
+	cs.mu.Lock()
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	cs.mu.Unlock()
+	if s.stopping() {
+		return
+	}
 	br := bufio.NewReaderSize(conn, 64<<10)
 	first, err := br.Peek(1)
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		switch {
+		case s.stopping():
+			log.WithError(err).Debug("connection closed before its first byte by the shutdown")
+		case !errors.Is(err, io.EOF):
 			s.connLog("silent").log(log.WithError(err), "connection closed before the first byte")
 		}
 		return
@@ -219,6 +298,10 @@ func (s *Server) serveConn(conn net.Conn) {
 				log.WithError(err).Debug("closing connection: authentication failed")
 				return
 			}
+			if s.stopping() {
+				log.WithError(err).Debug("connection closed during its SASL negotiation by the shutdown")
+				return
+			}
 			s.connLog("sasl").log(log.WithError(err), "closing connection: SASL negotiation failed")
 			return
 		}
@@ -234,7 +317,13 @@ func (s *Server) serveConn(conn net.Conn) {
 		s.connLog("first-byte").log(log, fmt.Sprintf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0]))
 		return
 	}
+	// No deadline from here on but the wake-up Shutdown sets.
+	cs.mu.Lock()
 	_ = conn.SetDeadline(time.Time{})
+	cs.mu.Unlock()
+	if s.stopping() {
+		return
+	}
 
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(s.cfg.MaxFrameSize), MaxFrameSize: int32(s.cfg.MaxFrameSize)}
 	pf := thrift.NewTBinaryProtocolFactoryConf(conf)
@@ -245,24 +334,56 @@ func (s *Server) serveConn(conn net.Conn) {
 	ctx := withConnInfo(s.ctx, ci)
 	defer s.handler.closeConnSessions(ci)
 
-	// A blocked read ends when the server shuts down.
+	// A blocked read or write ends when Close cuts the connection off.
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	for {
+		// Wait for the next request with no call in flight: this is where Shutdown wakes an
+		// idle connection, with a read deadline, and the connection ends without a word. A
+		// SASL frame may already hold the next request.
+		if !requestBuffered(trans) {
+			if _, err := br.Peek(1); err != nil {
+				switch {
+				case s.stopping():
+					log.WithError(err).Debug("idle connection closed by the shutdown")
+				case !isClientGone(err):
+					s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
+				}
+				return
+			}
+		}
+		cs.mu.Lock()
+		cs.busy = true
+		// A request arrived as Shutdown was waking the connection: it is served, and then
+		// the connection ends.
+		_ = conn.SetReadDeadline(time.Time{})
+		cs.mu.Unlock()
+		s.inFlight.Add(1)
 		ok, err := processOne(ctx, proc, in, prot, &unknown)
+		s.inFlight.Add(-1)
+		cs.mu.Lock()
+		cs.busy = false
+		cs.mu.Unlock()
 		if err != nil {
 			if isClientGone(err) || s.ctx.Err() != nil {
-				return // a client leaving, or the shutdown closing an idle connection
+				return // a client leaving, or Close cutting off a call
 			}
 			// Any protocol error ends the connection: after one, the rest of the stream
 			// cannot be trusted to be framed as messages.
 			s.connLog("protocol").log(log.WithError(err), "closing connection: protocol error")
 			return
 		}
-		if !ok {
-			return
+		if !ok || s.stopping() {
+			return // after a call answered during Shutdown, the connection ends
 		}
 	}
+}
+
+// requestBuffered reports whether a SASL frame already read holds (the start of) the next
+// request, which the socket will not announce again.
+func requestBuffered(trans thrift.TTransport) bool {
+	st, ok := trans.(*saslTransport)
+	return ok && st.RemainingBytes() > 0
 }
 
 // maxUnknownInARow bounds the calls of unknown methods a connection may make with no known

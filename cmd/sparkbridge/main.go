@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -258,6 +257,7 @@ func run() error {
 
 	errc := make(chan error, 3)
 	var hsrv *http.Server
+	var hh *thriftfront.HTTPHandler
 	if *httpAddr != "" {
 		hln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
@@ -274,7 +274,8 @@ func run() error {
 			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
 		}
 		mux := http.NewServeMux()
-		mux.Handle(*httpPath, thriftfront.NewHTTPHandler(handler, log))
+		hh = thriftfront.NewHTTPHandler(handler, log)
+		mux.Handle(*httpPath, hh)
 		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
 		go func() {
@@ -306,78 +307,8 @@ func run() error {
 		log.WithError(serveErr).Error("a listener failed; shutting down")
 	}
 
-	// Phase one, the drain: no new connections on the binary port and no new sessions on
-	// any transport, but the HTTP and Spark Connect listeners stay open and every open
-	// session keeps working, so that work already begun (an HS2 client's polls and fetches,
-	// PySpark's follow-up calls) can finish. It ends when nothing has been in flight for a
-	// second, or when the grace period is over.
-	mgr.Drain()
-	tln.Close()
-	drainStart := time.Now()
-	quiet := func() bool { return csrv.InFlight() == 0 && mgr.Quiet(time.Second) }
-drain:
-	for !quiet() && time.Since(drainStart) < *grace {
-		select {
-		case <-sig:
-			log.Warn("second signal: ending the drain now")
-			break drain
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	log.WithField("took", time.Since(drainStart).Round(time.Millisecond)).Info("drain over")
-	// From here on a further signal exits at once: stopping engines and the metastore can
-	// take a while, and an operator who insists must not wait for it.
-	go func() {
-		<-sig
-		log.Error("another signal during shutdown: exiting now")
-		os.Exit(1)
-	}()
-	for _, s := range mgr.Sessions(engine.Filter{}) {
-		if len(s.Operations) == 0 {
-			continue
-		}
-		kinds := make([]string, 0, len(s.Operations))
-		for _, op := range s.Operations {
-			kinds = append(kinds, op.Kind+":"+op.State)
-		}
-		log.WithFields(logrus.Fields{"user": s.User, "protocol": s.Protocol, "session": s.ID, "operations": strings.Join(kinds, ",")}).
-			Warn("cutting off a session with work in flight at shutdown")
-	}
-
-	// Phase two, on every listener at once: cut off what is left. Spark Connect calls end
-	// with ABORTED (clients must not retry), HTTP requests in flight get a moment to
-	// return (a GetOperationStatus long poll returns at once), binary connections close.
-	handler.StopWaiting()
-	csrv.Abort()
-	var stopping sync.WaitGroup
-	stopping.Add(2)
-	go func() {
-		defer stopping.Done()
-		done := make(chan struct{})
-		go func() { csrv.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			csrv.Stop()
-			<-done
-		}
-	}()
-	go func() {
-		defer stopping.Done()
-		if hsrv != nil {
-			hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = hsrv.Shutdown(hctx)
-			hcancel()
-			_ = hsrv.Close()
-		}
-	}()
-	tsrv.Close()
-	stopping.Wait()
-	// Then stop every engine; the metastore stops last (deferred above).
-	handler.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = mgr.Close(ctx)
+	b := &stopper{log: log, mgr: mgr, handler: handler, tsrv: tsrv, tln: tln, hsrv: hsrv, hh: hh, csrv: csrv, grace: *grace}
+	b.shutdown(sig)
 	log.Info("sparkbridge stopped")
 	return serveErr
 }
