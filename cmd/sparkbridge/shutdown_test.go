@@ -16,8 +16,8 @@ import (
 
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
-	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
+	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
