@@ -70,7 +70,8 @@ func finishedOp(t *testing.T, h *Handler, proto hiveserver.TProtocolVersion, rec
 		t.Fatal(err)
 	}
 	op := newOperation(s, "", h.mem)
-	op.pending, op.eof, op.schema = recs, true, ts
+	op.rows.fill(recs)
+	op.schema = ts
 	op.state = hiveserver.TOperationState_FINISHED_STATE
 	close(op.ready)
 	h.mu.Lock() // a handle without an engine session behind it: not in the engine registry

@@ -2,9 +2,7 @@ package thriftfront
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,18 +16,24 @@ import (
 	"github.com/sparkbridge/sparkbridge/translate"
 )
 
-// operation is one ExecuteStatement: a Spark Connect plan execution on the session's engine
-// whose result stream is read lazily, batch by batch, as the client fetches.
+// operation is one HS2 operation: a statement executed on the session's engine, or a
+// metadata call answered from a small result. It is the HS2 state machine (state, error,
+// schema, progress, log), and it owns a cursor, which serves the result.
 //
-// Lifecycle: start launches the execution and waits for its first Arrow batch (or its end);
-// the operation is then FINISHED and the rest of the stream is pulled by fetch. close cancels
-// the engine call and releases every buffered batch.
+// Lifecycle: run starts the execution and waits for its first Arrow batch (or its end); the
+// operation is then FINISHED and the cursor pulls the rest of the stream as the client
+// fetches. A metadata operation is FINISHED at once (setLocalResult). close cancels the
+// engine call and frees every buffered batch.
+//
+// Lock order: cursor.mu, then mu, then the engine layer's locks (the registry record's);
+// the Handler's mu is never held while calling into an operation.
 type operation struct {
 	id    string // Spark Connect operation id; also the HS2 handle GUID
 	guid  []byte
 	sess  *session
 	query string
 	mem   memory.Allocator
+	rows  *cursor
 
 	eop *engine.Operation // the engine layer's record; nil for internal statements
 	// localSchema and localRows hold a metadata result, which is small, so that
@@ -59,30 +63,19 @@ type operation struct {
 	stageDone  map[int64]int64 // completed tasks last logged, per stage
 	logs       []string        // operation log, bounded by maxLogLines
 	logRead    int             // lines already returned by FETCH_NEXT
-
-	execID string // the engine operation id of the current execution; guarded by mu
-
-	// fetchMu serialises fetches; it guards stream, streamCancel, cur, curOff, pending,
-	// rowOffset, eof.
-	fetchMu      sync.Mutex
-	stream       *engine.Results
-	streamCancel context.CancelFunc
-	fetchErr     error // met while filling a page; returned by the next fetch
-	pending      []arrow.RecordBatch
-	cur          arrow.RecordBatch
-	curOff       int
-	rowOffset    int64
-	eof          bool
+	execID     string          // the engine operation id of the current execution
 }
 
 func newOperation(s *session, query string, mem memory.Allocator) *operation {
 	id := newUUID()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &operation{
+	op := &operation{
 		id: id.String(), guid: id[:], sess: s, query: query, mem: mem,
 		ctx: ctx, cancel: cancel, ready: make(chan struct{}), closed: make(chan struct{}),
 		state: hiveserver.TOperationState_INITIALIZED_STATE, started: time.Now(),
 	}
+	op.rows = &cursor{mem: mem, onProgress: op.noteProgress}
+	return op
 }
 
 // run starts the engine execution and reads until the first Arrow batch. It is called once,
@@ -102,9 +95,7 @@ func (op *operation) run() {
 		defer timer.Stop()
 	}
 	err := op.execute(op.id)
-	op.fetchMu.Lock()
-	schema := op.arrowSchema()
-	op.fetchMu.Unlock()
+	schema := op.rows.schema()
 	if err != nil {
 		op.fail(err)
 		return
@@ -133,10 +124,8 @@ func (op *operation) setLocalResult(schema *arrow.Schema, rows [][]any) error {
 		rec.Release()
 		return err
 	}
-	op.fetchMu.Lock()
 	op.localSchema, op.localRows = schema, rows
-	op.pending, op.eof = []arrow.RecordBatch{rec}, true
-	op.fetchMu.Unlock()
+	op.rows.fill([]arrow.RecordBatch{rec})
 	op.mu.Lock()
 	op.schema = ts
 	op.mu.Unlock()
@@ -214,37 +203,10 @@ func (op *operation) execute(execID string) error {
 		scancel()
 		return err
 	}
-	op.fetchMu.Lock()
-	defer op.fetchMu.Unlock()
-	op.resetBuffers()
-	op.stream, op.streamCancel = stream, scancel
 	op.mu.Lock()
 	op.execID = execID
 	op.mu.Unlock()
-	return op.pull()
-}
-
-// resetBuffers ends the current stream and frees every buffered batch. Caller holds fetchMu.
-func (op *operation) resetBuffers() {
-	if op.streamCancel != nil {
-		op.streamCancel()
-		op.streamCancel = nil
-	}
-	op.stream = nil
-	if op.cur != nil {
-		op.cur.Release()
-		op.cur = nil
-	}
-	releaseAll(op.pending)
-	op.pending = nil
-	op.curOff, op.rowOffset, op.eof = 0, 0, false
-	op.fetchErr = nil
-}
-
-func releaseAll(recs []arrow.RecordBatch) {
-	for _, r := range recs {
-		r.Release()
-	}
+	return op.rows.start(stream, scancel)
 }
 
 // restart serves the result again from its first row (FETCH_FIRST). The bridge never holds
@@ -256,16 +218,10 @@ func (op *operation) restart() error {
 		if err != nil {
 			return err
 		}
-		op.fetchMu.Lock()
-		defer op.fetchMu.Unlock()
-		op.resetBuffers()
-		op.pending, op.eof = []arrow.RecordBatch{rec}, true
+		op.rows.fill([]arrow.RecordBatch{rec})
 		return nil
 	}
-	op.fetchMu.Lock()
-	atStart := op.rowOffset == 0 && op.cur == nil
-	op.fetchMu.Unlock()
-	if atStart {
+	if op.rows.atStart() {
 		return nil
 	}
 	op.logf("Restarting the result from its first row (FETCH_FIRST)")
@@ -361,102 +317,6 @@ func (op *operation) status() (hiveserver.TOperationState, error, *hiveserver.TT
 	return op.state, op.err, op.schema
 }
 
-// arrowSchema is the schema of the first buffered batch. Caller holds fetchMu.
-func (op *operation) arrowSchema() *arrow.Schema {
-	if op.cur != nil {
-		return op.cur.Schema()
-	}
-	if len(op.pending) > 0 {
-		return op.pending[0].Schema()
-	}
-	return nil
-}
-
-// pull reads the stream until it has buffered at least one record or reached the end.
-// Caller holds fetchMu.
-func (op *operation) pull() error {
-	for len(op.pending) == 0 && !op.eof {
-		resp, err := op.stream.Next()
-		if errors.Is(err, io.EOF) {
-			op.eof = true
-			return nil
-		}
-		if err != nil {
-			op.eof = true
-			return err
-		}
-		if _, ok := resp.GetResponseType().(*connect.ExecutePlanResponse_ResultComplete_); ok {
-			continue
-		}
-		if p := resp.GetExecutionProgress(); p != nil {
-			op.noteProgress(p)
-			continue
-		}
-		batch := resp.GetArrowBatch()
-		if batch == nil {
-			continue
-		}
-		_, recs, err := translate.DecodeArrowBatch(batch.GetData(), op.mem)
-		if err != nil {
-			return err
-		}
-		op.pending = append(op.pending, recs...)
-	}
-	return nil
-}
-
-// take moves the cursor past up to maxRows rows (maxRows <= 0: the rest of one batch) and
-// returns them as slices of retained records, with the offset of their first row; the caller
-// releases the slices. A page spans as many batches as it takes, so clients asking for
-// 10,000 rows do not get short pages at every batch boundary. Caller holds fetchMu.
-func (op *operation) take(maxRows int) ([]translate.Slice, int64, error) {
-	start := op.rowOffset
-	var slices []translate.Slice
-	got := 0
-	for maxRows <= 0 && len(slices) == 0 || maxRows > 0 && got < maxRows {
-		more, err := op.advance()
-		if err != nil {
-			if len(slices) > 0 { // serve what is here; the next fetch reports the error
-				op.fetchErr = err
-				break
-			}
-			return nil, start, err
-		}
-		if !more {
-			break
-		}
-		n := int(op.cur.NumRows()) - op.curOff
-		if maxRows > 0 {
-			n = min(n, maxRows-got)
-		}
-		op.cur.Retain()
-		slices = append(slices, translate.Slice{Rec: op.cur, Off: op.curOff, Len: n})
-		op.curOff += n
-		op.rowOffset += int64(n)
-		got += n
-	}
-	return slices, start, nil
-}
-
-func releaseSlices(slices []translate.Slice) {
-	for _, s := range slices {
-		s.Rec.Release()
-	}
-}
-
-// nextSlices starts a fetch: it reports an error left by the previous page, then takes the
-// rows of this one. Caller holds fetchMu.
-func (op *operation) nextSlices(maxRows int) ([]translate.Slice, int64, error) {
-	if op.eop != nil {
-		op.eop.Touch()
-	}
-	if err := op.fetchErr; err != nil { // an error met while filling the previous page
-		op.fetchErr = nil
-		return nil, op.rowOffset, err
-	}
-	return op.take(maxRows)
-}
-
 // emptyPage is the row set that says the result is exhausted.
 func (op *operation) emptyPage(start int64, columnar bool) *hiveserver.TRowSet {
 	_, _, schema := op.status()
@@ -469,41 +329,17 @@ func (op *operation) emptyPage(start int64, columnar bool) *hiveserver.TRowSet {
 // columnar or row-based, encoded in enc, to dst. When the result is exhausted it returns
 // dst unchanged and the empty row set to send instead.
 func (op *operation) fetchWire(dst []byte, maxRows int, enc translate.Encoding, columnar bool) ([]byte, *hiveserver.TRowSet, error) {
-	op.fetchMu.Lock()
-	defer op.fetchMu.Unlock()
-	slices, start, err := op.nextSlices(maxRows)
+	out, rows, start, err := op.rows.page(dst, maxRows, enc, columnar)
+	if op.eop != nil {
+		op.eop.Sent(int64(rows), int64(len(out)-len(dst)))
+	}
 	if err != nil {
 		return dst, nil, err
 	}
-	if len(slices) == 0 {
+	if rows == 0 {
 		return dst, op.emptyPage(start, columnar), nil
 	}
-	defer releaseSlices(slices)
-	out, err := translate.AppendRowSet(dst, enc, columnar, start, slices)
-	return out, nil, err
-}
-
-// advance makes cur a record with unread rows, pulling from the engine as needed; it
-// reports false at the end of the result. Caller holds fetchMu.
-func (op *operation) advance() (bool, error) {
-	for op.cur == nil || op.curOff >= int(op.cur.NumRows()) {
-		if op.cur != nil {
-			op.cur.Release()
-			op.cur = nil
-		}
-		if len(op.pending) == 0 {
-			if op.stream == nil || op.eof {
-				return false, nil
-			}
-			if err := op.pull(); err != nil {
-				return false, err
-			}
-			continue
-		}
-		op.cur, op.pending = op.pending[0], op.pending[1:]
-		op.curOff = 0
-	}
-	return true, nil
+	return out, nil, nil
 }
 
 // close cancels the engine call, waits for a running start to notice, and frees buffers.
@@ -515,10 +351,7 @@ func (op *operation) close() {
 	}
 	op.cancel()
 	<-op.ready
-	op.fetchMu.Lock()
-	op.resetBuffers()
-	op.eof = true
-	op.fetchMu.Unlock()
+	op.rows.close()
 	op.mu.Lock()
 	op.state = hiveserver.TOperationState_CLOSED_STATE
 	op.mu.Unlock()

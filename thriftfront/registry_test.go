@@ -88,6 +88,19 @@ func TestOperationsInTheEngineRegistry(t *testing.T) {
 	if ops = b.mgr.Operations(engine.Filter{}); len(ops) != 0 {
 		t.Fatalf("closed operations still registered: %+v", ops)
 	}
+
+	// Rows and bytes sent are counted as the client fetches.
+	resp, err := c.ExecuteStatement(context.Background(), &hiveserver.TExecuteStatementReq{SessionHandle: sh, Statement: "rows 2500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, resp.Status)
+	ids, _ := fetchAll(t, c, resp.OperationHandle, 700)
+	ops = b.mgr.Operations(engine.Filter{State: engine.OpFinished})
+	if len(ids) != 2500 || len(ops) != 1 || ops[0].Rows != 2500 || ops[0].Bytes < 2500*8 {
+		t.Fatalf("%d rows fetched; registry: %+v", len(ids), ops)
+	}
+	closeOp(t, c, resp.OperationHandle)
 }
 
 // An operation the engine layer's reaper expires is freed by the frontend: its handle is
