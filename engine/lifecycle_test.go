@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"testing"
 	"time"
@@ -213,5 +214,93 @@ func TestIdleSessionAndOperationAreClosed(t *testing.T) {
 	}
 	if _, err := s.Conn(context.Background()); !IsNotFound(err) {
 		t.Fatalf("client of a closed session: %v", err)
+	}
+}
+
+// The idle reaper ends a shared session once, for all its holders: the engine-side session
+// is released exactly once, and the holders' own Close calls later do nothing more (the
+// reaper used to force the holder count to one and Close, so the next holder's Close
+// released it again).
+func TestIdleSharedSessionIsReleasedOnce(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.SessionIdleTimeout = 100 * time.Millisecond
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	s, err := m.Open(ctx, SessionRequest{User: "alice", SessionID: "2c3a4f8e-1d6b-4e7a-9c0f-5b8d7e6a1f20", Protocol: "connect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift", Conf: map[string]string{ConfSessionID: s.ID}}); err != nil || joined != s {
+		t.Fatalf("join: %v", err)
+	}
+	spark := l.procs[0].spark
+	before := spark.released.Load() // the readiness probe releases its own session
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle session not ended")
+	}
+	waitFor(t, "the engine-side release", func() bool { return spark.released.Load() > before })
+	_ = s.Close(ctx)
+	_ = s.Close(ctx)
+	if n := spark.released.Load() - before; n != 1 {
+		t.Fatalf("the session was released %d times, want once", n)
+	}
+}
+
+// The registry's read API races with nothing: sessions and operations start, change and
+// end on other goroutines while it is read (run under -race), and what it returns is a
+// copy with every field of the entry.
+func TestRegistryReadsAreRaceFree(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := NewManager(fastConfig(), l, nil)
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	s, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			op, err := s.StartOperation(OperationSpec{ID: fmt.Sprintf("op-%d", i), Kind: KindStatement, Statement: "SELECT 1"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			op.Sent(10, 100)
+			op.SetState(OpFinished)
+			op.End()
+		}
+	}()
+	for reading := true; reading; {
+		select {
+		case <-done:
+			reading = false
+		default:
+		}
+		for _, op := range m.Operations(Filter{User: "alice"}) {
+			if op.User != "alice" || op.Protocol != "thrift" || op.SessionID != s.ID || op.Statement != "SELECT 1" || op.EngineID == "" {
+				t.Fatalf("operation read as %+v", op)
+			}
+		}
+	}
+	last, err := s.StartOperation(OperationSpec{ID: "last", Kind: KindMetadata, Statement: "GET_TABLES"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last.Sent(3, 42)
+	got := m.Operations(Filter{State: OpRunning})
+	if len(got) != 1 || got[0].ID != "last" || got[0].Rows != 3 || got[0].Bytes != 42 || got[0].Kind != KindMetadata || !got[0].Finished.IsZero() {
+		t.Fatalf("operations: %+v", got)
+	}
+	if got := m.Sessions(Filter{Protocol: "connect"}); len(got) != 0 {
+		t.Fatalf("protocol filter: %+v", got)
+	}
+	if got := m.Sessions(Filter{State: OpFinished}); len(got) != 0 {
+		t.Fatalf("state filter kept a session without a finished operation: %+v", got)
 	}
 }

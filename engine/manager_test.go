@@ -67,6 +67,7 @@ type fakeProcess struct {
 	once        sync.Once
 	stopped     atomic.Bool
 	stopHold    chan struct{} // if set, Stop returns only once it is closed, whatever its ctx
+	spark       *fakeSpark
 }
 
 func (p *fakeProcess) Addr() string          { return p.addr }
@@ -132,7 +133,8 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec Spec) (Process, error) {
 		if l.wrongToken {
 			want = "another secret"
 		}
-		connectgrpc.RegisterSparkConnectServiceServer(p.srv, &fakeSpark{token: want, onRelease: l.onRelease})
+		p.spark = &fakeSpark{token: want, onRelease: l.onRelease}
+		connectgrpc.RegisterSparkConnectServiceServer(p.srv, p.spark)
 		go func() { _ = p.srv.Serve(ln) }()
 	}
 	l.mu.Lock()
