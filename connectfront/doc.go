@@ -10,7 +10,13 @@
 // (unknown fields survive re-encoding, so newer clients keep working); result frames of
 // ExecutePlan and ReattachExecute are relayed as raw bytes, never decoded (frame.go).
 //
-// connectfront may import engine, proto/spark/connect, grpc and logrus. It never launches,
+// Every execution is registered in the engine layer's registry, with a one-line summary of
+// its plan and the rows and bytes relayed (read from each frame's first bytes). Errors the
+// engine returns are relayed as they are; errors the bridge produces become statuses in one
+// place, toStatus, by their engine.Kind.
+//
+// connectfront may import engine, engine/transport (to read a relayed status), translate
+// (plan summaries), proto/spark/connect with connectgrpc, grpc and logrus. It never launches,
 // probes or dials an engine itself. A call ends when the engine's reply (or stream) ends or
 // the client goes away, which cancels the engine call through the shared context.
 package connectfront

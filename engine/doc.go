@@ -11,9 +11,23 @@
 // environment and checked by the engine plugin's interceptor) and reuses it for every later
 // session of its key, whichever protocol the session came from.
 //
-// Both frontends get a *Session from the Manager and talk to the engine only through it:
-// Session.Client returns a Spark Connect client already bound to the user's engine and
-// authenticated with the engine's secret. Frontends never launch, probe or dial an engine.
+// Both frontends get a *Session from the Manager and talk to the engine only through it.
+// The translating frontend uses its typed execution API: Execute (a plan, read back with
+// Results.Next), SetConf, GetConf, Interrupt and Close. Every failure of those calls is
+// normalised once, here (normalise and Session.Explain): a transport status and Spark's
+// ErrorInfo become an *Error with a Kind, Spark's SQLSTATE and error class, and a message,
+// KindEngineLost when the engine died during the call. The Spark Connect frontend, a proxy,
+// takes the session's Conn and relays raw calls through it. Frontends never launch, probe or
+// dial an engine.
+//
+// The engine's channel is a Conn; engine itself links no gRPC. engine/transport is the gRPC
+// Conn (Config.Dial = DialWith(transport.Dial)), the only gRPC code under engine.
+//
+// The Manager's registry holds every live session and operation, whichever protocol made
+// them: an Operation records its kind, statement, engine, state, and the rows and bytes sent.
+// Manager.Sessions and Manager.Operations read it as copies. The idle reaper ends idle
+// operations (closing Operation.Expired, on which the owning frontend frees them) and idle
+// sessions (closing Session.Done); it never calls into a frontend.
 //
 // Lifecycles:
 //   - An engine is launched by the first session of its key; concurrent first sessions wait
@@ -28,6 +42,7 @@
 //     returns when its ctx ends, engines still stopping being killed. Engine processes also
 //     carry a parent-death signal, so they die with a crashed bridge.
 //
-// engine may import proto/spark/connect, grpc and the standard library. It must not import
+// engine may import proto/spark/connect (the messages, not connectgrpc), logrus and the
+// standard library; engine/transport may import grpc and connectgrpc too. Neither may import
 // the frontends or translate.
 package engine

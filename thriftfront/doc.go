@@ -23,11 +23,15 @@
 //   - A session ends with CloseSession or with its connection; its operations are closed and
 //     its engine session released.
 //   - An operation ends with CloseOperation or with its session; CancelOperation cancels the
-//     engine call first.
+//     engine call first. Every operation, metadata calls included, is in the engine layer's
+//     registry while it lives; when the registry expires an idle one, the operation's own
+//     goroutine frees it. An operation is the HS2 state machine (operation.go) and owns its
+//     result (cursor.go); the lock order is written there.
 //
 // Errors become TStatus values in exactly one place, toWire in status.go.
 //
-// thriftfront may import engine (its session interface), translate, idl/hiveserver,
-// proto/spark/connect, thrift, arrow-go, grpc status types and logrus. It never launches,
-// probes or dials an engine.
+// thriftfront may import engine (its session interface and typed execution API), translate,
+// idl/hiveserver, proto/spark/connect (messages), thrift, arrow-go and logrus. It links no
+// gRPC (a test checks): engine errors reach it already normalised. It never launches, probes
+// or dials an engine.
 package thriftfront

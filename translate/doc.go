@@ -19,7 +19,8 @@
 // client cannot tell the bridge from a Spark Thrift Server by its output.
 //
 // Imports are limited to the generated code in idl/hiveserver and
-// proto/spark/connect, github.com/apache/arrow-go and the standard library.
+// proto/spark/connect (messages; protoreflect to name a plan's kind), github.com/apache/arrow-go
+// and the standard library.
 // wire.go encodes row sets in the Thrift binary and compact encodings itself,
 // into memory, never to a connection; the tests hold it to the Thrift
 // library's encoders byte for byte.
