@@ -107,15 +107,6 @@ func IsUnavailable(err error) bool { return err != nil && KindOf(err) == KindUna
 // IsEngineLost reports whether err means the engine died during the call.
 func IsEngineLost(err error) bool { return err != nil && KindOf(err) == KindEngineLost }
 
-// IsNotFound reports whether err means an unknown session or handle.
-func IsNotFound(err error) bool { return err != nil && KindOf(err) == KindNotFound }
-
-// IsPermissionDenied reports whether err means the caller does not own the thing it named.
-func IsPermissionDenied(err error) bool { return err != nil && KindOf(err) == KindPermissionDenied }
-
-// IsSpark reports whether err is an error the engine reported for the request.
-func IsSpark(err error) bool { return err != nil && KindOf(err) == KindSpark }
-
 // ErrorClass returns the Spark error class err carries, or "".
 func ErrorClass(err error) string {
 	var e *Error

@@ -264,9 +264,6 @@ func (p *localProcess) Token() string         { return p.token }
 func (p *localProcess) PID() int              { return p.cmd.Process.Pid }
 func (p *localProcess) Done() <-chan struct{} { return p.done }
 
-// LogPath is the engine's log file.
-func (p *localProcess) LogPath() string { return p.logPath }
-
 func (p *localProcess) Stop(ctx context.Context) error {
 	select {
 	case <-p.done:

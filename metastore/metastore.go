@@ -172,8 +172,8 @@ func (s *Service) PID() int {
 	}
 }
 
-// Restarts counts the restarts after an unexpected exit.
-func (s *Service) Restarts() int {
+// restartCount counts the restarts after an unexpected exit.
+func (s *Service) restartCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.restarts

@@ -101,8 +101,8 @@ func TestServiceRestartsOnSamePort(t *testing.T) {
 	if s.URI() != uri {
 		t.Errorf("URI changed across a restart: %s, then %s", uri, s.URI())
 	}
-	if s.Restarts() != 1 {
-		t.Errorf("Restarts() = %d, want 1", s.Restarts())
+	if s.restartCount() != 1 {
+		t.Errorf("restartCount() = %d, want 1", s.restartCount())
 	}
 	last := s.PID()
 	if err := s.Stop(context.Background()); err != nil {

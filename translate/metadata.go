@@ -380,15 +380,6 @@ func RecordValues(rec arrow.RecordBatch) ([][]any, error) {
 	return rows, nil
 }
 
-// ColumnIndex returns the index of the named field of rec, or -1.
-func ColumnIndex(rec arrow.RecordBatch, name string) int {
-	idx := rec.Schema().FieldIndices(name)
-	if len(idx) == 0 {
-		return -1
-	}
-	return idx[0]
-}
-
 // ConfiguredCatalog returns the catalog a Spark conf key configures (NAME for
 // spark.sql.catalog.NAME), or "" for any other key, including a catalog's own options
 // (spark.sql.catalog.NAME.url).

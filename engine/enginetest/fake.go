@@ -49,7 +49,7 @@ type Spark struct {
 	Addr string
 
 	srv *grpc.Server
-	// mu guards calls, users and released.
+	// mu guards calls, users, released, sets and interrupts.
 	mu       sync.Mutex
 	calls    []string
 	users    []string
@@ -58,6 +58,8 @@ type Spark struct {
 	lastUnknown []byte
 	// sets holds every conf set through Config, by key.
 	sets map[string]string
+	// interrupts holds the operation ids of Interrupt calls.
+	interrupts []string
 }
 
 // Sets returns the confs set through Config so far.
@@ -147,6 +149,16 @@ func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connec
 			v := "v-" + k
 			resp.Pairs = append(resp.Pairs, &connect.KeyValue{Key: k, Value: &v})
 		}
+	case op.GetGetOption() != nil:
+		f.mu.Lock()
+		for _, k := range op.GetGetOption().GetKeys() {
+			kv := &connect.KeyValue{Key: k}
+			if v, ok := f.sets[k]; ok {
+				kv.Value = &v
+			}
+			resp.Pairs = append(resp.Pairs, kv)
+		}
+		f.mu.Unlock()
 	case op.GetSet() != nil:
 		f.mu.Lock()
 		if f.sets == nil {
@@ -162,6 +174,22 @@ func (f *Spark) Config(ctx context.Context, req *connect.ConfigRequest) (*connec
 			&connect.KeyValue{Key: "spark.connect.authenticate.token", Value: &secret})
 	}
 	return resp, nil
+}
+
+// Interrupts returns the operation ids interrupted through Interrupt so far.
+func (f *Spark) Interrupts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.interrupts...)
+}
+
+// Interrupt records the operation id it is asked to interrupt.
+func (f *Spark) Interrupt(ctx context.Context, req *connect.InterruptRequest) (*connect.InterruptResponse, error) {
+	f.sawUser(req.GetUserContext())
+	f.mu.Lock()
+	f.interrupts = append(f.interrupts, req.GetOperationId())
+	f.mu.Unlock()
+	return &connect.InterruptResponse{SessionId: req.SessionId, InterruptedIds: []string{req.GetOperationId()}}, nil
 }
 
 // ExecutePlan runs one of the fake statements.
