@@ -203,3 +203,54 @@ func TestNonGRPCClientIsLoggedAndDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every execution is in the engine layer's registry while it runs, with its plan summary,
+// user, protocol and engine, and the rows and bytes relayed so far (read from the frames
+// without decoding them); it leaves the registry when the call ends.
+func TestExecutionsInTheEngineRegistry(t *testing.T) {
+	b := startBridge(t)
+	sid := uuid.NewString()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := b.client.ExecutePlan(ctx, &connect.ExecutePlanRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 3500")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.GetOperationId() == "" {
+		t.Fatal("the engine saw no operation id")
+	}
+	// The relay runs ahead of this reader by whatever flow control allows: at least the
+	// first batch has been counted by now, and only whole batches are.
+	var ops []engine.OperationInfo
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ops = b.mgr.Operations(engine.Filter{Protocol: "connect"})
+		if len(ops) == 1 && ops[0].Rows >= 1000 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(ops) != 1 {
+		t.Fatalf("registry: %+v", ops)
+	}
+	op := ops[0]
+	if op.ID != first.GetOperationId() || op.Kind != engine.KindExecute || op.Statement != "rows 3500" || op.User != "alice" ||
+		op.SessionID != sid || op.EngineID == "" || op.Rows%1000 != 0 && op.Rows != 3500 || op.Bytes == 0 {
+		t.Fatalf("registered execution: %+v", op)
+	}
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(b.mgr.Operations(engine.Filter{})) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a finished execution is still registered: %+v", b.mgr.Operations(engine.Filter{}))
+		}
+	}
+}
