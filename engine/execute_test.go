@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/sparkbridge/sparkbridge/engine/enginetest"
 	"github.com/sparkbridge/sparkbridge/engine/transport"
@@ -71,5 +72,27 @@ func TestTypedExecutionAPI(t *testing.T) {
 	}
 	if got := spark.Interrupts(); len(got) != 1 || got[0] != "0f0e6c1a-3b1d-4c55-8f6a-7d9e2b4c1a01" {
 		t.Fatalf("interrupts: %v", got)
+	}
+}
+
+// A typed call whose engine dies during it fails with KindEngineLost, whichever call it was:
+// the engine layer applies the check, no frontend has to remember it.
+func TestTypedCallOnADyingEngineIsEngineLost(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := NewManager(fastConfig(), l, nil)
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	s, err := m.Open(ctx, SessionRequest{User: "alice", Protocol: "thrift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := l.procs[0]
+	p.srv.Stop() // the engine stops answering; its process exits a moment later
+	exited := make(chan struct{})
+	go func() { defer close(exited); time.Sleep(100 * time.Millisecond); p.exit() }()
+	err = s.SetConf(ctx, "spark.sql.ansi.enabled", "true")
+	<-exited
+	if KindOf(err) != KindEngineLost {
+		t.Fatalf("SetConf on a dying engine: %v (kind %s), want engine lost", err, KindOf(err))
 	}
 }
