@@ -11,12 +11,15 @@
 // ExecutePlan and ReattachExecute are relayed as raw bytes, never decoded (frame.go).
 //
 // Every execution is registered in the engine layer's registry, with a one-line summary of
-// its plan and the rows and bytes relayed (read from each frame's first bytes). Errors the
+// its plan and the rows and bytes relayed (read from each frame's first bytes); one whose
+// stream ends before its ResultComplete (a reattachable execution) stays registered for its
+// reattaches, which count too, until it completes or idles out. Errors the
 // engine returns are relayed as they are; errors the bridge produces become statuses in one
 // place, toStatus, by their engine.Kind.
 //
-// connectfront may import engine, engine/transport (to read a relayed status), translate
-// (plan summaries), proto/spark/connect with connectgrpc, grpc and logrus. It never launches,
+// connectfront may import engine, engine/transport (to read a relayed status), auth,
+// translate (plan summaries), proto/spark/connect with connectgrpc, grpc, errdetails, uuid
+// and logrus. It never launches,
 // probes or dials an engine itself. A call ends when the engine's reply (or stream) ends or
 // the client goes away, which cancels the engine call through the shared context.
 package connectfront

@@ -8,6 +8,8 @@ import (
 	gproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sparkbridge/sparkbridge/engine"
 )
 
 // frame is one serialized gRPC message that the bridge forwards without decoding it. Result
@@ -58,24 +60,28 @@ func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // Name is "proto": on the wire this is the protobuf codec.
 func (frameCodec) Name() string { return gproto.Name }
 
-// relayFrames copies a result stream from the engine to the client frame by frame. explain
-// turns an engine-side error into the client's status; sent, when not nil, counts each
-// frame's Arrow rows and bytes.
-func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(error) error, sent func(rows, bytes int64)) error {
+// relayFrames copies a result stream from the engine to the client frame by frame, counting
+// each frame's Arrow rows and bytes into op. explain turns an engine-side error into the
+// client's status. It reports whether the stream carried the ResultComplete that ends the
+// execution (a reattachable execution's stream may end before it).
+func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(error) error, op *engine.Operation) (bool, error) {
+	complete := false
 	for {
 		var f frame
 		if err := up.RecvMsg(&f); err != nil {
 			if err == io.EOF {
-				return nil
+				return complete, nil
 			}
-			return explain(err)
+			return complete, explain(err)
 		}
-		if sent != nil {
-			sent(frameRows(f.buf), int64(f.buf.Len()))
+		rows, done := frameRows(f.buf)
+		complete = complete || done
+		if op != nil {
+			op.Sent(rows, int64(f.buf.Len()))
 		}
 		if err := down.SendMsg(&f); err != nil {
 			f.free()
-			return err
+			return complete, err
 		}
 	}
 }
@@ -85,8 +91,9 @@ func relayFrames(up grpc.ClientStream, down grpc.ServerStream, explain func(erro
 const framePrefix = 512
 
 // frameRows returns the row count of the Arrow batch an ExecutePlanResponse frame carries,
-// or 0, reading only the frame's first bytes.
-func frameRows(buf mem.BufferSlice) int64 {
+// or 0, and whether the frame is the ResultComplete that ends an execution, reading only
+// the frame's first bytes.
+func frameRows(buf mem.BufferSlice) (int64, bool) {
 	var prefix [framePrefix]byte
 	b := prefix[:0]
 	for _, part := range buf {
@@ -99,22 +106,25 @@ func frameRows(buf mem.BufferSlice) int64 {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return 0
+			return 0, false
 		}
 		b = b[n:]
-		if num == 2 && typ == protowire.BytesType { // arrow_batch
+		switch {
+		case num == 2 && typ == protowire.BytesType: // arrow_batch
 			_, n := protowire.ConsumeVarint(b) // its length; the batch may end past the prefix
 			if n < 0 {
-				return 0
+				return 0, false
 			}
-			return batchRows(b[n:])
+			return batchRows(b[n:]), false
+		case num == 14 && typ == protowire.BytesType: // result_complete
+			return 0, true
 		}
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return 0
+			return 0, false
 		}
 		b = b[n:]
 	}
-	return 0
+	return 0, false
 }
 
 // batchRows reads ArrowBatch.row_count (field 1) from the start of an encoded ArrowBatch.

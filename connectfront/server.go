@@ -250,8 +250,7 @@ func engineErr(sess *engine.Session, err error) error {
 		return nil
 	}
 	explained := sess.Explain(transport.Wrap(err))
-	switch engine.KindOf(explained) {
-	case engine.KindEngineLost, engine.KindInternal:
+	if engine.IsEngineLost(explained) || status.Code(err) == codes.Unauthenticated {
 		// The engine died, or refused the bridge's own credentials: the bridge's news,
 		// not the engine's answer.
 		return toStatus(explained)
@@ -288,8 +287,9 @@ func toStatus(err error) error {
 	code := codes.Internal
 	switch ee.Kind {
 	case engine.KindSpark:
-		if st, ok := status.FromError(ee.Err); ok && ee.Err != nil {
-			return st.Err()
+		var gs interface{ GRPCStatus() *status.Status }
+		if errors.As(ee.Err, &gs) {
+			return gs.GRPCStatus().Err()
 		}
 		code = codes.Unknown
 	case engine.KindCanceled:
@@ -328,18 +328,34 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 		req.OperationId = &id
 	}
 	op, err := sess.StartOperation(engine.OperationSpec{ID: req.GetOperationId(), Kind: engine.KindExecute, Statement: translate.PlanSummary(req.GetPlan())})
-	if err != nil {
+	switch {
+	case engine.KindOf(err) == engine.KindInvalidArgument:
+		// The id is running already: the engine refuses the duplicate itself, and the
+		// registered execution stays as it is.
+		op = nil
+	case err != nil:
 		return toStatus(err)
 	}
-	defer op.End()
 	up, err := c.ExecutePlan(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
-		op.SetState(engine.OpError)
+		endExecution(op, false, err)
 		return engineErr(sess, err)
 	}
-	err = relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op.Sent)
-	op.SetState(opState(err))
+	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
+	endExecution(op, complete, err)
 	return err
+}
+
+// endExecution records how the stream of a registered execution (nil: none) ended. An
+// execution whose stream ended cleanly before its ResultComplete is still running on the
+// engine (a reattachable execution, whose client reattaches): it stays registered, and the
+// idle reaper ends it if no reattach comes.
+func endExecution(op *engine.Operation, complete bool, err error) {
+	if op == nil || err == nil && !complete {
+		return
+	}
+	op.SetState(opState(err))
+	op.End()
 }
 
 // opState is the final state of an execution that ended with err.
@@ -360,11 +376,23 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 	if err != nil {
 		return err
 	}
+	op := sess.Operation(req.GetOperationId())
+	if op == nil {
+		// A reattach to an execution this bridge has not seen (or has forgotten): it is
+		// registered from here on.
+		op, err = sess.StartOperation(engine.OperationSpec{ID: req.GetOperationId(), Kind: engine.KindExecute, Statement: "reattached execution"})
+		if err != nil {
+			op = nil
+		}
+	}
 	up, err := c.ReattachExecute(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
+		endExecution(op, false, err)
 		return engineErr(sess, err)
 	}
-	return relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, nil)
+	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
+	endExecution(op, complete, err)
+	return err
 }
 
 // AnalyzePlan forwards an analysis request.

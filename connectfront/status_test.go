@@ -55,8 +55,8 @@ func TestToStatus(t *testing.T) {
 	}
 	// Spark's error keeps its code and ErrorInfo.
 	got, _ := status.FromError(toStatus(&engine.Error{Kind: engine.KindSpark, Msg: "[TABLE_OR_VIEW_NOT_FOUND] no t", Err: spark}))
-	if got.Code() != codes.InvalidArgument || len(got.Details()) != 1 {
-		t.Errorf("spark error became %s with %d details", got.Code(), len(got.Details()))
+	if got.Code() != codes.InvalidArgument || len(got.Details()) != 1 || got.Message() != "[TABLE_OR_VIEW_NOT_FOUND] no t" {
+		t.Errorf("spark error became %s %q with %d details", got.Code(), got.Message(), len(got.Details()))
 	}
 	for name, c := range map[string]struct {
 		err  error

@@ -35,14 +35,17 @@
 //     when its CONNECTION session ends; it drains after its maximum lifetime; it is forgotten
 //     when its process exits or fails its liveness probes, so that the next session launches
 //     a new one.
-//   - A session ends with Session.Close, which releases the engine-side Spark Connect
-//     session, or when the Manager closes.
+//   - A session ends with its last holder's Session.Close, or when the idle reaper ends it:
+//     either way it leaves the registry, its Done channel closes, its operations expire and
+//     the engine-side Spark Connect session is released (at the CONNECTION level, the
+//     engine stops). Session.Detach forgets a session the client released itself. Sessions
+//     still open when the Manager closes fail from then on.
 //   - Manager.Close stops every engine it launched, a launch that completes while it runs
 //     included (that engine is stopped, never registered); no JVM outlives the bridge. It
 //     returns when its ctx ends, engines still stopping being killed. Engine processes also
 //     carry a parent-death signal, so they die with a crashed bridge.
 //
-// engine may import proto/spark/connect (the messages, not connectgrpc), logrus and the
-// standard library; engine/transport may import grpc and connectgrpc too. Neither may import
+// engine may import proto/spark/connect (the messages, not connectgrpc), logrus, uuid and the
+// standard library; engine/transport may import grpc, errdetails and connectgrpc too. Neither may import
 // the frontends or translate.
 package engine

@@ -18,7 +18,7 @@ import (
 // the engine, so a Thrift session and a Connect session are the same kind of thing to the
 // engine, and one can join the other.
 //
-// If the session's engine dies, the next call through Client moves the session to a new
+// If the session's engine dies, the next call through Conn moves the session to a new
 // engine for the same key (engine-side state such as temp views is lost with the old one).
 type Session struct {
 	ID       string
@@ -277,6 +277,16 @@ func (s *Session) release(ctx context.Context) error {
 	if !s.m.forget(s) {
 		return nil
 	}
+	// Its operations end with it: their frontends free what they hold.
+	s.mu.Lock()
+	ops := make([]*Operation, 0, len(s.ops))
+	for _, op := range s.ops {
+		ops = append(ops, op)
+	}
+	s.mu.Unlock()
+	for _, op := range ops {
+		op.expire()
+	}
 	eng := s.engine()
 	if eng.Level == ShareConnection {
 		s.m.stopEngine(eng, "its CONNECTION session closed")
@@ -312,7 +322,8 @@ type Operation struct {
 	lastUsed atomic.Int64
 	rows     atomic.Int64
 	bytes    atomic.Int64
-	// expired is closed when the idle reaper has ended the operation; ended by End.
+	// expired is closed when the idle reaper, or the end of its session, has ended the
+	// operation; ended makes that happen once.
 	expired chan struct{}
 	ended   sync.Once
 
@@ -380,9 +391,17 @@ const (
 // operation idle timeout and closes its Expired channel, so that its frontend frees it.
 func (s *Session) StartOperation(spec OperationSpec) (*Operation, error) {
 	s.touch()
+	select {
+	case <-s.done:
+		return nil, newError(KindNotFound, nil, "session %s is closed", s.ID)
+	default:
+	}
 	eng := s.engine()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, taken := s.ops[spec.ID]; taken {
+		return nil, newError(KindInvalidArgument, nil, "operation id %s is already running in session %s", spec.ID, s.ID)
+	}
 	if max := s.m.cfg.MaxOperationsPerSession; max > 0 {
 		running := 0
 		for _, op := range s.ops {
@@ -434,7 +453,14 @@ func (op *Operation) State() string {
 	return op.state
 }
 
-// Expired is closed when the idle reaper has ended the operation. The frontend that owns
+// Operation returns the session's registered operation with id, or nil.
+func (s *Session) Operation(id string) *Operation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ops[id]
+}
+
+// Expired is closed when the idle reaper has ended the operation, or its session ended. The frontend that owns
 // it then frees what it holds.
 func (op *Operation) Expired() <-chan struct{} { return op.expired }
 

@@ -36,6 +36,7 @@ type cursor struct {
 	curOff       int
 	rowOffset    int64
 	eof          bool
+	closed       bool // set by close: the cursor takes no result after it
 }
 
 // start makes stream the cursor's result, dropping any earlier one, and reads up to its
@@ -43,6 +44,10 @@ type cursor struct {
 func (c *cursor) start(stream *engine.Results, cancel context.CancelFunc) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		cancel()
+		return context.Canceled
+	}
 	c.reset()
 	c.stream, c.streamCancel = stream, cancel
 	return c.pull()
@@ -52,6 +57,10 @@ func (c *cursor) start(stream *engine.Results, cancel context.CancelFunc) error 
 func (c *cursor) fill(recs []arrow.RecordBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		releaseAll(recs)
+		return
+	}
 	c.reset()
 	c.pending, c.eof = recs, true
 }
@@ -106,7 +115,7 @@ func (c *cursor) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reset()
-	c.eof = true
+	c.eof, c.closed = true, true
 }
 
 // reset ends the current stream and frees every buffered batch. Caller holds mu.

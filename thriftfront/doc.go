@@ -20,18 +20,20 @@
 //     its handshake) at once, without a warning, and lets one serving a call send its reply
 //     first; Server.Close cuts off whatever is left. Server.InFlight and
 //     HTTPHandler.InFlight count the calls being served, for the bridge's drain.
-//   - A session ends with CloseSession or with its connection; its operations are closed and
-//     its engine session released.
+//   - A session ends with CloseSession, with its binary connection (an HTTP session outlives
+//     its requests), or when the engine layer's idle reaper ends it (noticed at the next
+//     call); its operations are closed and its engine session released.
 //   - An operation ends with CloseOperation or with its session; CancelOperation cancels the
-//     engine call first. Every operation, metadata calls included, is in the engine layer's
-//     registry while it lives; when the registry expires an idle one, the operation's own
+//     engine call first. Every operation a client holds a handle to, metadata calls
+//     included, is in the engine layer's registry while it lives; when the registry expires an idle one, the operation's own
 //     goroutine frees it. An operation is the HS2 state machine (operation.go) and owns its
 //     result (cursor.go); the lock order is written there.
 //
 // Errors become TStatus values in exactly one place, toWire in status.go.
 //
-// thriftfront may import engine (its session interface and typed execution API), translate,
-// idl/hiveserver, proto/spark/connect (messages), thrift, arrow-go and logrus. It links no
+// thriftfront may import engine (its session interface and typed execution API), auth,
+// translate, idl/hiveserver, proto/spark/connect (messages), thrift, arrow-go, uuid and
+// logrus. It links no
 // gRPC (a test checks): engine errors reach it already normalised. It never launches, probes
 // or dials an engine.
 package thriftfront

@@ -166,7 +166,7 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 		return resp, nil
 	}
 	if db := req.Configuration["use:database"]; db != "" && !strings.EqualFold(db, "default") {
-		if err := h.runToCompletion(s, "USE "+quoteIdent(db)); err != nil {
+		if err := h.runToCompletion(ctx, s, "USE "+quoteIdent(db)); err != nil {
 			_ = es.Close(context.Background())
 			resp.Status = errStatus(err)
 			return resp, nil
@@ -188,10 +188,12 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	return resp, nil
 }
 
-// runToCompletion executes a statement whose result is not wanted.
-func (h *Handler) runToCompletion(s *session, stmt string) error {
+// runToCompletion executes a statement whose result is not wanted; it ends with ctx.
+func (h *Handler) runToCompletion(ctx context.Context, s *session, stmt string) error {
 	op := newOperation(s, stmt, h.mem)
+	stop := context.AfterFunc(ctx, op.cancel)
 	op.run()
+	stop()
 	defer op.close()
 	if st, err, _ := op.status(); st == hiveserver.TOperationState_ERROR_STATE {
 		return err
@@ -342,7 +344,10 @@ func (h *Handler) ExecuteStatement(ctx context.Context, req *hiveserver.TExecute
 		go op.run()
 		return &hiveserver.TExecuteStatementResp{Status: okStatus(), OperationHandle: h.opHandle(op, true)}, nil
 	}
+	// A synchronous statement ends with its call: the client gone, or the server stopping.
+	stop := context.AfterFunc(ctx, op.cancel)
 	op.run()
+	stop()
 	st, opErr, schema := op.status()
 	if st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_CANCELED_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE {
 		h.detachOp(op)
@@ -364,8 +369,15 @@ func (h *Handler) register(op *operation, kind, statement string) error {
 	}
 	op.eop = eop
 	h.mu.Lock()
-	h.ops[string(op.guid)] = op
+	open := h.sess[string(op.sess.guid)] == op.sess
+	if open {
+		h.ops[string(op.guid)] = op
+	}
 	h.mu.Unlock()
+	if !open { // the session closed meanwhile, on another connection or call
+		eop.End()
+		return invalidHandle("session")
+	}
 	// The registry's idle reaper only says the operation expired; freeing it is the
 	// frontend's job, on a goroutine the operation owns.
 	go func() {

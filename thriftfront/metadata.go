@@ -21,6 +21,8 @@ import (
 // collect runs plan on the session's engine and returns every row. Only for catalog
 // listings, which are small.
 func (h *Handler) collect(ctx context.Context, s *session, plan *connect.Plan) ([]string, [][]any, error) {
+	ctx, cancel := context.WithCancel(ctx) // ends the engine call however collect returns
+	defer cancel()
 	stream, err := s.es.Execute(ctx, engine.ExecuteRequest{ClientType: clientType, Plan: plan})
 	if err != nil {
 		return nil, nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -66,16 +67,15 @@ drain:
 		b.log.Error("another signal during shutdown: exiting now")
 		os.Exit(1)
 	}()
-	for _, s := range b.mgr.Sessions(engine.Filter{}) {
-		if len(s.Operations) == 0 {
-			continue
-		}
-		kinds := make([]string, 0, len(s.Operations))
+	// One line per session with work still running (a finished result the client has not
+	// closed is not cut off): who, over what, and what was running.
+	for _, s := range b.mgr.Sessions(engine.Filter{State: engine.OpRunning}) {
+		running := make([]string, 0, len(s.Operations))
 		for _, op := range s.Operations {
-			kinds = append(kinds, op.Kind+":"+op.State)
+			running = append(running, op.Kind+": "+truncate(op.Statement, 120))
 		}
-		b.log.WithFields(logrus.Fields{"user": s.User, "protocol": s.Protocol, "session": s.ID, "operations": strings.Join(kinds, ",")}).
-			Warn("cutting off a session with work in flight at shutdown")
+		b.log.WithFields(logrus.Fields{"user": s.User, "protocol": s.Protocol, "session": s.ID, "engine": s.EngineID,
+			"operations": strings.Join(running, "; ")}).Warn("cutting off a session with work in flight at shutdown")
 	}
 
 	// Phase two, on every listener at once: cut off what is left. Spark Connect calls end
@@ -116,4 +116,16 @@ drain:
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = b.mgr.Close(ctx)
+}
+
+// truncate shortens s to at most n bytes, marking the cut, without splitting a UTF-8
+// sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -204,9 +204,19 @@ func TestCutOffSessionsOneLineEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.StartOperation(engine.OperationSpec{ID: "op-1", Kind: engine.KindExecute}); err != nil {
+	if _, err := cs.StartOperation(engine.OperationSpec{ID: "op-1", Kind: engine.KindExecute, Statement: "SELECT 2"}); err != nil {
 		t.Fatal(err)
 	}
+	// A finished result nobody closed is not work in flight: no line for dave.
+	ds, err := b.mgr.Open(context.Background(), engine.SessionRequest{User: "dave", SessionID: "8a1e3c5d-7b9f-4d2e-a6c8-0f1e2d3c4b5a", Protocol: "connect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := ds.StartOperation(engine.OperationSpec{ID: "op-2", Kind: engine.KindExecute, Statement: "SELECT 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.SetState(engine.OpFinished)
 	<-b.run(t)
 	lines := map[string][]*logrus.Entry{}
 	for _, e := range b.hook.AllEntries() {
@@ -215,7 +225,7 @@ func TestCutOffSessionsOneLineEach(t *testing.T) {
 			lines[u] = append(lines[u], e)
 		}
 	}
-	for _, want := range []struct{ user, protocol string }{{"alice", "thrift"}, {"carol", "connect"}} {
+	for _, want := range []struct{ user, protocol, running string }{{"alice", "thrift", "statement: hang"}, {"carol", "connect", "execute: SELECT 2"}} {
 		got := lines[want.user]
 		if len(got) != 1 {
 			t.Errorf("%d cut-off lines for %s's session, want 1", len(got), want.user)
@@ -224,7 +234,7 @@ func TestCutOffSessionsOneLineEach(t *testing.T) {
 		if p, _ := got[0].Data["protocol"].(string); p != want.protocol {
 			t.Errorf("%s's cut-off line has protocol %q, want %q", want.user, p, want.protocol)
 		}
-		if ops, _ := got[0].Data["operations"].(string); !strings.Contains(ops, engine.OpRunning) {
+		if ops, _ := got[0].Data["operations"].(string); ops != want.running {
 			t.Errorf("%s's cut-off line says %q was running", want.user, ops)
 		}
 	}
