@@ -304,3 +304,32 @@ func TestRegistryReadsAreRaceFree(t *testing.T) {
 		t.Fatalf("state filter kept a session without a finished operation: %+v", got)
 	}
 }
+
+// When the idle reaper ends a session, its operations end with it, even when operations
+// never idle out on their own: their frontends are told (Expired) and free what they hold,
+// and no operation can start on the ended session.
+func TestEndedSessionExpiresItsOperations(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	cfg := fastConfig()
+	cfg.SessionIdleTimeout = 100 * time.Millisecond
+	cfg.OperationIdleTimeout = 0
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.StartOperation(OperationSpec{ID: "op", Kind: KindStatement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.SetState(OpFinished) // a finished result the client never closed
+	select {
+	case <-op.Expired():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the operation of an ended session never expired")
+	}
+	if _, err := s.StartOperation(OperationSpec{ID: "late", Kind: KindStatement}); KindOf(err) != KindNotFound {
+		t.Fatalf("an operation on an ended session: %v", err)
+	}
+}
