@@ -205,52 +205,77 @@ func TestNonGRPCClientIsLoggedAndDropped(t *testing.T) {
 }
 
 // Every execution is in the engine layer's registry while it runs, with its plan summary,
-// user, protocol and engine, and the rows and bytes relayed so far (read from the frames
-// without decoding them); it leaves the registry when the call ends.
+// user, protocol and engine, and the rows and bytes relayed (read from the frames without
+// decoding them); it leaves the registry when the call ends, unless its stream ended before
+// the ResultComplete (a reattachable execution), which stays for its reattach.
 func TestExecutionsInTheEngineRegistry(t *testing.T) {
 	b := startBridge(t)
 	sid := uuid.NewString()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stream, err := b.client.ExecutePlan(ctx, &connect.ExecutePlanRequest{
-		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 3500")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.GetOperationId() == "" {
-		t.Fatal("the engine saw no operation id")
-	}
-	// The relay runs ahead of this reader by whatever flow control allows: at least the
-	// first batch has been counted by now, and only whole batches are.
-	var ops []engine.OperationInfo
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		ops = b.mgr.Operations(engine.Filter{Protocol: "connect"})
-		if len(ops) == 1 && ops[0].Rows >= 1000 || time.Now().After(deadline) {
-			break
+	readRows := func(stream grpc.ServerStreamingClient[connect.ExecutePlanResponse], want int64) string {
+		t.Helper()
+		var rows int64
+		id := ""
+		for rows < want {
+			resp, err := stream.Recv()
+			if err != nil {
+				t.Fatalf("after %d rows: %v", rows, err)
+			}
+			id = resp.GetOperationId()
+			rows += resp.GetArrowBatch().GetRowCount()
 		}
+		return id
 	}
+	stream, err := b.client.ExecutePlan(ctx, &connect.ExecutePlanRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 3500 hang")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := readRows(stream, 3500)
+	ops := b.mgr.Operations(engine.Filter{Protocol: "connect"})
 	if len(ops) != 1 {
 		t.Fatalf("registry: %+v", ops)
 	}
 	op := ops[0]
-	if op.ID != first.GetOperationId() || op.Kind != engine.KindExecute || op.Statement != "rows 3500" || op.User != "alice" ||
-		op.SessionID != sid || op.EngineID == "" || op.Rows%1000 != 0 && op.Rows != 3500 || op.Bytes == 0 {
-		t.Fatalf("registered execution: %+v", op)
+	if id == "" || op.ID != id || op.Kind != engine.KindExecute || op.Statement != "rows 3500 hang" || op.User != "alice" ||
+		op.SessionID != sid || op.EngineID == "" || op.State != engine.OpRunning || op.Rows != 3500 || op.Bytes < 3500*8 {
+		t.Fatalf("registered execution (operation id %q): %+v", id, op)
 	}
-	for {
-		if _, err := stream.Recv(); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	cancel()
+	waitRegistry(t, b, 0)
+
+	// A stream that ends before its ResultComplete leaves the execution registered, running,
+	// until the reattach ends it (this fake engine refuses reattaches).
+	stream, err = b.client.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 1500 cut")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(b.mgr.Operations(engine.Filter{})) != 0; time.Sleep(10 * time.Millisecond) {
+	id = readRows(stream, 1500)
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("end of a cut stream: %v", err)
+	}
+	if ops = b.mgr.Operations(engine.Filter{}); len(ops) != 1 || ops[0].ID != id || ops[0].State != engine.OpRunning || ops[0].Rows != 1500 {
+		t.Fatalf("an execution cut short is not registered as running: %+v", ops)
+	}
+	re, err := b.client.ReattachExecute(context.Background(), &connect.ReattachExecuteRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, OperationId: id})
+	if err == nil {
+		_, err = re.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("reattach: %v", err)
+	}
+	waitRegistry(t, b, 0)
+}
+
+// waitRegistry waits, bounded, until the bridge's registry holds n operations.
+func waitRegistry(t *testing.T, b *testBridge, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(b.mgr.Operations(engine.Filter{})) != n; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("a finished execution is still registered: %+v", b.mgr.Operations(engine.Filter{}))
+			t.Fatalf("registry: %+v, want %d operations", b.mgr.Operations(engine.Filter{}), n)
 		}
 	}
 }

@@ -5,6 +5,9 @@
 //
 //	rows N         N rows of (id BIGINT, s STRING, even BOOLEAN, maybe INT, q DOUBLE), where
 //	               maybe is NULL when id%3 == 0, sent in Arrow batches of BatchRows rows
+//	rows N hang    the same rows, then nothing until the call is cancelled
+//	rows N cut     the same rows, then the stream ends without a ResultComplete, as a
+//	               reattachable execution's stream does
 //	fail STATE     an analysis error with SQLSTATE STATE and error class FAKE_ERROR
 //	ddl            a statement with no result set (no Arrow batch)
 //	hang           a stream that sends nothing until the call is cancelled
@@ -203,7 +206,7 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 	done := &connect.ExecutePlanResponse{SessionId: req.SessionId, OperationId: req.GetOperationId(),
 		ResponseType: &connect.ExecutePlanResponse_ResultComplete_{ResultComplete: &connect.ExecutePlanResponse_ResultComplete{}}}
 	switch {
-	case len(fields) == 2 && fields[0] == "rows":
+	case (len(fields) == 2 || len(fields) == 3 && (fields[2] == "hang" || fields[2] == "cut")) && fields[0] == "rows":
 		n, err := strconv.Atoi(fields[1])
 		if err != nil {
 			return sparkError("42601", "PARSE_SYNTAX_ERROR", "bad row count")
@@ -220,6 +223,13 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 			if n == 0 {
 				break
 			}
+		}
+		switch {
+		case len(fields) == 3 && fields[2] == "hang":
+			<-stream.Context().Done()
+			return stream.Context().Err()
+		case len(fields) == 3 && fields[2] == "cut":
+			return nil // as a reattachable execution's stream ends: no ResultComplete yet
 		}
 		return stream.Send(done)
 	case len(fields) == 3 && fields[0] == "bytes":
