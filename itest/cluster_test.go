@@ -1,0 +1,178 @@
+package itest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// standalone is a Spark standalone cluster from the pinned pyspark install: one Master and
+// one Worker, bound to loopback, as `spark-class org.apache.spark.deploy.master.Master` and
+// `...worker.Worker` start them.
+type standalone struct {
+	master   string // spark://127.0.0.1:PORT
+	masterUI string // http://127.0.0.1:PORT
+	procs    []*exec.Cmd
+	logs     []string
+}
+
+// startStandalone starts the cluster; it stops with the test.
+func startStandalone(t *testing.T, dir string, workerCores int, workerMemory string) *standalone {
+	t.Helper()
+	ports := make([]int, 3)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = p
+	}
+	c := &standalone{master: fmt.Sprintf("spark://127.0.0.1:%d", ports[0]), masterUI: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+	t.Cleanup(c.stop)
+	class := filepath.Join(bridge.sparkHome, "bin", "spark-class")
+	env := append(os.Environ(), "SPARK_HOME="+bridge.sparkHome, "SPARK_LOCAL_IP=127.0.0.1",
+		"SPARK_WORKER_DIR="+filepath.Join(dir, "worker"), "SPARK_LOG_DIR="+dir, "SPARK_DAEMON_MEMORY=512m")
+	start := func(name string, args ...string) {
+		logPath := filepath.Join(dir, name+".log")
+		f, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(class, args...)
+		cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, f, f, dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c.procs = append(c.procs, cmd)
+		c.logs = append(c.logs, logPath)
+	}
+	start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", strconv.Itoa(ports[0]),
+		"--webui-port", strconv.Itoa(ports[1]))
+	start("worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--webui-port", strconv.Itoa(ports[2]),
+		"--cores", strconv.Itoa(workerCores), "--memory", workerMemory, c.master)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st, err := c.state()
+		if err == nil && st.AliveWorkers == 1 {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standalone cluster not up (state %+v, %v); master log:\n%s", st, err, c.logTail(0, 30))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (c *standalone) logTail(i, n int) string {
+	b, _ := os.ReadFile(c.logs[i])
+	return tail(string(b), n)
+}
+
+func (c *standalone) stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+// masterState is the part of the Master's /json view the tests read.
+type masterState struct {
+	AliveWorkers int `json:"aliveworkers"`
+	Workers      []struct {
+		ID        string `json:"id"`
+		Host      string `json:"host"`
+		CoresUsed int    `json:"coresused"`
+		State     string `json:"state"`
+	} `json:"workers"`
+	ActiveApps []struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Cores int    `json:"cores"`
+		State string `json:"state"`
+	} `json:"activeapps"`
+	ActiveDrivers []struct {
+		ID     string `json:"id"`
+		State  string `json:"state"`
+		Worker string `json:"worker"`
+	} `json:"activedrivers"`
+}
+
+func (c *standalone) state() (masterState, error) {
+	var st masterState
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.masterUI+"/json/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Engines launched with -master spark://… run their driver beside the bridge (client deploy
+// mode) and their executors in the cluster's worker: the Master grants the engine's
+// application the worker's cores, and a query's tasks run there.
+func TestStandaloneClientMode(t *testing.T) {
+	dir, err := os.MkdirTemp(workDir, "standalone-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := startStandalone(t, dir, 1, "1536m")
+	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+		"-master", cluster.master, "-catalog", "in-memory",
+		"-conf", "spark.executor.memory=1g", "-conf", "spark.cores.max=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.stop() }()
+
+	got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT count(*) AS n, sum(id) AS s FROM range(0, 1000000, 1, 4)")
+	if strings.Join(got, "\n") != "n,s\n1000000,499999500000" {
+		t.Fatalf("beeline printed %q", got)
+	}
+	st, err := cluster.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app string
+	for _, a := range st.ActiveApps {
+		if strings.HasPrefix(a.Name, "sparkbridge-alice-") && a.State == "RUNNING" && a.Cores == 1 {
+			app = a.ID
+		}
+	}
+	if app == "" || len(st.Workers) != 1 || st.Workers[0].CoresUsed != 1 || st.Workers[0].Host != "127.0.0.1" {
+		t.Fatalf("alice's engine holds no executor on the worker: %+v", st)
+	}
+
+	// PySpark through the bridge lands on the same engine, hence the same application.
+	out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
+import sys
+from pyspark.sql import SparkSession
+s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print(s.range(0, 100000, 1, 4).selectExpr("sum(id) AS s").collect()[0].s, s.conf.get("spark.app.id"))
+`, "sc://"+b.connectAddr+"/;user_id=alice")
+	fields := strings.Fields(out)
+	if len(fields) != 2 || fields[0] != "4999950000" || fields[1] != app {
+		t.Fatalf("PySpark printed %q, want the sum and application %s", out, app)
+	}
+}
