@@ -2,14 +2,25 @@ package engine
 
 import "time"
 
+// Deploy modes.
+const (
+	DeployClient  = "client"
+	DeployCluster = "cluster"
+)
+
 // Config configures the Manager and the spark-submit launcher. cmd/sparkbridge fills it from
 // flags and the config file; the zero value of each limit or timeout means "none".
 type Config struct {
 	// SparkHome is the Spark installation whose bin/spark-submit launches engines.
 	SparkHome string
-	// Master is passed as --master; local[*] by default. yarn and k8s:// masters run in
-	// client mode so that the engine's Connect port is on this host.
+	// Master is passed as --master; local[*] by default.
 	Master string
+	// DeployMode is client (the default: the engine's driver is a child process of the
+	// bridge, on this host) or cluster (the cluster manager runs the driver, which registers
+	// its Connect address at RegisterURL; spark:// masters).
+	DeployMode string
+	// RegisterURL is where cluster-mode drivers register, as they can reach it.
+	RegisterURL string
 	// DriverMemory is passed as --driver-memory when set.
 	DriverMemory string
 	// SparkConf holds --conf defaults for every engine. The bridge's own binding and

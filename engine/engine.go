@@ -47,9 +47,12 @@ type EngineInfo struct {
 	Static     string
 	PID        int
 	Addr       string
-	State      string // running, draining, stopping, dead
-	Sessions   int
-	Started    time.Time
+	// AppID is the engine's Spark application id, when the bridge learnt it (a cluster-mode
+	// engine registers it).
+	AppID    string
+	State    string // running, draining, stopping, dead
+	Sessions int
+	Started  time.Time
 	// Idle is how long the engine has had no sessions; 0 while it has some.
 	Idle time.Duration
 }
@@ -70,7 +73,7 @@ func (e *Engine) info() EngineInfo {
 	if e.sessions == 0 {
 		idle = time.Since(e.idleSince)
 	}
-	return EngineInfo{ID: e.ID, Key: e.Key, User: e.User, ShareLevel: e.Level, Static: e.Static, PID: e.proc.PID(), Addr: e.proc.Addr(),
+	return EngineInfo{ID: e.ID, Key: e.Key, User: e.User, ShareLevel: e.Level, Static: e.Static, PID: e.proc.PID(), Addr: e.proc.Addr(), AppID: appID(e.proc),
 		State: st, Sessions: e.sessions, Started: e.Started, Idle: idle}
 }
 
@@ -139,4 +142,12 @@ func (m *Manager) dial(p Process) (Conn, error) {
 		tlsConf = tp.TLSConfig()
 	}
 	return m.cfg.Dial(p.Addr(), p.Token(), tlsConf, m.cfg.MaxMessageSize)
+}
+
+// appID is the Spark application id a process reported, or "".
+func appID(p Process) string {
+	if a, ok := p.(interface{ AppID() string }); ok {
+		return a.AppID()
+	}
+	return ""
 }

@@ -73,6 +73,8 @@ type Launcher interface {
 // SparkSubmit launches engines as local child processes with spark-submit.
 type SparkSubmit struct {
 	cfg Config
+	// Registrar receives cluster-mode drivers' registrations; cmd/sparkbridge serves it.
+	Registrar *Registrar
 	// mu serialises port selection and process start, so that two launches of this bridge
 	// never pick the same free port.
 	mu sync.Mutex
@@ -103,6 +105,9 @@ func (l *SparkSubmit) Launch(ctx context.Context, spec Spec) (Process, error) {
 	}
 	if err := os.MkdirAll(l.cfg.LogDir, 0o755); err != nil {
 		return nil, newError(KindUnavailable, err, "cannot create engine log directory")
+	}
+	if l.cfg.DeployMode == DeployCluster {
+		return l.launchCluster(ctx, spec, home, submit)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -226,11 +231,18 @@ func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], TokenInterceptor)
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], PluginInterceptor)
 	}
+	delete(conf, "spark.connect.authenticate.token")
+	if l.cfg.DeployMode == DeployCluster {
+		// The driver runs where the cluster manager puts it: its host is the cluster's to
+		// choose, and its Connect server takes any free port there and registers it. A
+		// binding address set in the confs (a cluster network) is kept.
+		conf["spark.connect.grpc.binding.port"] = "0"
+		return conf
+	}
 	conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
 	conf["spark.connect.grpc.binding.port"] = strconv.Itoa(port)
 	conf["spark.driver.host"] = "127.0.0.1"
 	conf["spark.driver.bindAddress"] = "127.0.0.1"
-	delete(conf, "spark.connect.authenticate.token")
 	return conf
 }
 

@@ -377,7 +377,8 @@ func (m *Manager) launch(p placement, sl *slot) {
 		m.stopEngineWithin(stopCtx, eng, "its launch ended during bridge shutdown", nil)
 		return
 	}
-	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
+	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "app_id": appID(eng.proc),
+		"took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
 
 	m.wg.Add(1)
 	go m.watch(eng, log)

@@ -175,4 +175,91 @@ print(s.range(0, 100000, 1, 4).selectExpr("sum(id) AS s").collect()[0].s, s.conf
 	if len(fields) != 2 || fields[0] != "4999950000" || fields[1] != app {
 		t.Fatalf("PySpark printed %q, want the sum and application %s", out, app)
 	}
+	t.Logf("launch to ready, client mode: %s", engineReadyTook(b.log()))
+}
+
+// In cluster deploy mode the standalone Master runs the engine's driver on the worker. The
+// bridge does not know where: the driver's JVM plugin registers its Connect address and
+// application id, the bridge reaches the engine there, and beeline and PySpark both run
+// queries on it. The driver is no child of the bridge; stopping the bridge kills it through
+// the Master.
+func TestStandaloneClusterMode(t *testing.T) {
+	dir, err := os.MkdirTemp(workDir, "standalone-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := startStandalone(t, dir, 2, "2560m")
+	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
+		// This machine's rule: servers bind loopback. A real cluster leaves it unset or
+		// names the cluster network.
+		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = b.stop()
+		}
+	}()
+
+	got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT count(*) AS n, sum(id) AS s FROM range(0, 1000000, 1, 4)")
+	if strings.Join(got, "\n") != "n,s\n1000000,499999500000" {
+		t.Fatalf("beeline printed %q", got)
+	}
+	st, err := cluster.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.ActiveDrivers) != 1 || st.ActiveDrivers[0].State != "RUNNING" || len(st.ActiveApps) != 1 ||
+		!strings.HasPrefix(st.ActiveApps[0].Name, "sparkbridge-alice-") {
+		t.Fatalf("the Master runs no driver for alice's engine: %+v", st)
+	}
+	app := st.ActiveApps[0].ID
+	if pids := b.enginePIDs(); len(pids) != 0 {
+		t.Fatalf("the engine's driver is a child of the bridge (%v): not cluster mode", pids)
+	}
+	if !strings.Contains(b.log(), app) {
+		t.Fatalf("the bridge never heard of application %s; log:\n%s", app, b.logTail(40))
+	}
+
+	out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
+import sys
+from pyspark.sql import SparkSession
+s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print(s.range(0, 100000, 1, 4).selectExpr("sum(id) AS s").collect()[0].s, s.conf.get("spark.app.id"))
+`, "sc://"+b.connectAddr+"/;user_id=alice")
+	if fields := strings.Fields(out); len(fields) != 2 || fields[0] != "4999950000" || fields[1] != app {
+		t.Fatalf("PySpark printed %q, want the sum and application %s", out, app)
+	}
+	t.Logf("launch to ready, cluster mode: %s", engineReadyTook(b.log()))
+
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		st, err := cluster.state()
+		if err == nil && len(st.ActiveDrivers) == 0 && len(st.ActiveApps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine's driver outlived the bridge: %+v", st)
+		}
+	}
+}
+
+// engineReadyTook returns the launch-to-ready times the bridge logged.
+func engineReadyTook(log string) string {
+	var took []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "engine ready") {
+			if _, v, ok := strings.Cut(l, "took="); ok {
+				took = append(took, strings.Fields(v)[0])
+			}
+		}
+	}
+	return strings.Join(took, ", ")
 }

@@ -53,6 +53,8 @@ func (cc catalogConfig) apply(mode, dataDir, uris, warehouse *string, mcfg *meta
 type engineConfig struct {
 	SparkHome               string                         `json:"spark_home"`
 	Master                  string                         `json:"master"`
+	DeployMode              string                         `json:"deploy_mode"`
+	RegisterURL             string                         `json:"register_url"`
 	DriverMemory            string                         `json:"driver_memory"`
 	SparkConf               map[string]string              `json:"spark_conf"`
 	UserConf                map[string]map[string]string   `json:"user_conf"`
@@ -122,6 +124,8 @@ func (ec engineConfig) apply(cfg *engine.Config) error {
 	}
 	setStr(&cfg.SparkHome, ec.SparkHome)
 	setStr(&cfg.Master, ec.Master)
+	setStr(&cfg.DeployMode, ec.DeployMode)
+	setStr(&cfg.RegisterURL, ec.RegisterURL)
 	setStr(&cfg.DriverMemory, ec.DriverMemory)
 	setStr(&cfg.LogDir, ec.LogDir)
 	for k, v := range ec.SparkConf {

@@ -80,6 +80,9 @@ func run() error {
 	connectAddr := flag.String("connect-addr", ":15002", "Spark Connect gRPC listen address")
 	flag.StringVar(&ecfg.SparkHome, "spark-home", os.Getenv("SPARK_HOME"), "Spark installation used to launch engines (default $SPARK_HOME)")
 	flag.StringVar(&ecfg.Master, "master", ecfg.Master, "Spark master for launched engines")
+	flag.StringVar(&ecfg.DeployMode, "deploy-mode", ecfg.DeployMode, "deploy mode of launched engines: client (the driver runs beside the bridge) or cluster (a spark:// master runs it; it registers its address)")
+	registerAddr := flag.String("register-addr", "127.0.0.1:0", "in cluster deploy mode, where engines' drivers register their address (HTTP)")
+	flag.StringVar(&ecfg.RegisterURL, "register-url", "", "in cluster deploy mode, the registration URL as drivers reach it (default: http://REGISTER-ADDR/engines/register)")
 	flag.StringVar(&ecfg.DriverMemory, "driver-memory", ecfg.DriverMemory, "engine driver memory")
 	flag.StringVar(&ecfg.LogDir, "engine-log-dir", ecfg.LogDir, "directory for per-engine log files")
 	flag.DurationVar(&ecfg.StartTimeout, "engine-start-timeout", ecfg.StartTimeout, "how long an engine may take to become ready")
@@ -232,7 +235,12 @@ func run() error {
 		}()
 	}
 
-	mgr := engine.NewManager(ecfg, engine.NewSparkSubmit(ecfg), log)
+	launcher, stopRegistrar, err := newLauncher(&ecfg, *registerAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopRegistrar()
+	mgr := engine.NewManager(ecfg, launcher, log)
 	handler := thriftfront.NewHandler(tcfg, mgr, log)
 	tsrv := thriftfront.NewServer(tcfg, handler, log)
 	csrv := connectfront.New(ccfg, mgr, log)
@@ -331,4 +339,37 @@ func raiseFDLimit(log *logrus.Entry) {
 		return
 	}
 	log.WithFields(logrus.Fields{"from": old, "to": lim.Max}).Debug("raised the open-files limit")
+}
+
+// newLauncher is the spark-submit launcher for ecfg. In cluster deploy mode it also serves the
+// registration endpoint drivers call back on, at addr (and completes ecfg.RegisterURL); the
+// returned function stops it.
+func newLauncher(ecfg *engine.Config, addr string, log *logrus.Entry) (*engine.SparkSubmit, func(), error) {
+	switch ecfg.DeployMode {
+	case "", engine.DeployClient:
+		ecfg.DeployMode = engine.DeployClient
+		return engine.NewSparkSubmit(*ecfg), func() {}, nil
+	case engine.DeployCluster:
+	default:
+		return nil, nil, fmt.Errorf("-deploy-mode %q: want client or cluster", ecfg.DeployMode)
+	}
+	if !strings.HasPrefix(ecfg.Master, "spark://") {
+		return nil, nil, fmt.Errorf("-deploy-mode cluster needs a spark:// (standalone) master; %q is not one", ecfg.Master)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine registration listener: %w", err)
+	}
+	if ecfg.RegisterURL == "" {
+		ecfg.RegisterURL = "http://" + ln.Addr().String() + "/engines/register"
+	}
+	reg := engine.NewRegistrar()
+	mux := http.NewServeMux()
+	mux.Handle("/engines/register", reg)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "url": ecfg.RegisterURL}).Info("engine registration listening")
+	l := engine.NewSparkSubmit(*ecfg)
+	l.Registrar = reg
+	return l, func() { _ = srv.Close() }, nil
 }
