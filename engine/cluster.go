@@ -17,6 +17,10 @@ import (
 // RegistrationPlugin is the JVM plugin that reports a cluster-mode engine's address.
 const RegistrationPlugin = "dev.sparkbridge.engine.RegistrationPlugin"
 
+// ClusterServerClass is the main class of a cluster-mode engine: it starts ServerClass,
+// which spark-submit refuses as a cluster-mode main class outside YARN.
+const ClusterServerClass = "dev.sparkbridge.engine.ConnectServerMain"
+
 // LaunchTokenEnv carries a launch's one-time registration token to the driver. Spark's
 // standalone submission passes SPARK_* variables on to the driver, never on a command line.
 const LaunchTokenEnv = "SPARK_BRIDGE_LAUNCH_TOKEN"
@@ -113,7 +117,7 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 	if l.cfg.ProxyUser && spec.User != "" {
 		args = append(args, "--proxy-user", spec.User)
 	}
-	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ServerClass)
+	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ClusterServerClass)
 	keys := make([]string, 0, len(conf))
 	for k := range conf {
 		keys = append(keys, k)
@@ -122,8 +126,8 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 	for _, k := range keys {
 		args = append(args, "--conf", k+"="+conf[k])
 	}
-	// The driver's primary resource: the Spark Connect server ships in Spark's own jars,
-	// which every worker has, so the bridge's JVM jar stands in for a user jar.
+	// The driver's primary resource is the bridge's JVM jar, which holds the main class; the
+	// Spark Connect server itself ships in Spark's own jars, which every worker has.
 	args = append(args, l.cfg.PluginJar)
 
 	logPath := filepath.Join(l.cfg.LogDir, fmt.Sprintf("%s-%s.log", spec.Name, time.Now().UTC().Format("20060102T150405.000")))

@@ -194,6 +194,7 @@ func TestStandaloneClusterMode(t *testing.T) {
 		// This machine's rule: servers bind loopback. A real cluster leaves it unset or
 		// names the cluster network.
 		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
 		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
 	if err != nil {
 		t.Fatal(err)
