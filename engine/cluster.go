@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,11 @@ const LaunchTokenEnv = "SPARK_BRIDGE_LAUNCH_TOKEN"
 
 // registerURLConf tells the plugin where to register.
 const registerURLConf = "spark.sparkbridge.register.url"
+
+// IdleStopPlugin is the JVM plugin that stops an engine idle for idleTimeoutConf ms.
+const IdleStopPlugin = "dev.sparkbridge.engine.IdleStopPlugin"
+
+const idleTimeoutConf = "spark.sparkbridge.idle.timeout"
 
 // standaloneDriverID finds the driver id in spark-submit's report of a standalone cluster-mode
 // submission ("Driver successfully submitted as driver-20261130211530-0000").
@@ -110,6 +116,12 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 	conf := l.engineConf(spec, 0)
 	conf["spark.plugins"] = appendList(conf["spark.plugins"], RegistrationPlugin)
 	conf[registerURLConf] = l.cfg.RegisterURL
+	if spec.IdleTimeout > 0 {
+		// The driver is no child of the bridge: it must stop itself when idle, even when no
+		// bridge is left to stop it.
+		conf["spark.plugins"] = appendList(conf["spark.plugins"], IdleStopPlugin)
+		conf[idleTimeoutConf] = strconv.FormatInt(spec.IdleTimeout.Milliseconds(), 10)
+	}
 	args := []string{"--master", l.cfg.Master, "--deploy-mode", "cluster"}
 	if l.cfg.DriverMemory != "" {
 		args = append(args, "--driver-memory", l.cfg.DriverMemory)

@@ -47,6 +47,9 @@ type Spec struct {
 	Conf map[string]string
 	// Profile names the Config.Profiles entry to launch with; empty for the default.
 	Profile string
+	// IdleTimeout is the engine's idle timeout (0: none). An engine the bridge does not run
+	// as a child process stops itself after it (IdleStopPlugin).
+	IdleTimeout time.Duration
 }
 
 // Process is a running engine: a Spark Connect endpoint plus, for launched engines, the

@@ -430,7 +430,7 @@ func (m *Manager) start(p placement) (*Engine, error) {
 	if name == "" {
 		name = "server"
 	}
-	proc, err := l.Launch(ctx, Spec{Name: name + "-" + id[7:], User: p.runAs, Conf: p.conf, Profile: p.profile})
+	proc, err := l.Launch(ctx, Spec{Name: name + "-" + id[7:], User: p.runAs, Conf: p.conf, Profile: p.profile, IdleTimeout: p.idleTimeout})
 	if err != nil {
 		return nil, launchError(ctx, err, m.cfg.StartTimeout)
 	}

@@ -264,3 +264,45 @@ func engineReadyTook(log string) string {
 	}
 	return strings.Join(took, ", ")
 }
+
+// A cluster-mode engine is no child of the bridge, so it must never be orphaned: with every
+// bridge gone (killed with SIGKILL, no chance to stop anything), the engine stops itself
+// after its idle timeout.
+func TestStandaloneEngineStopsItselfWhenIdle(t *testing.T) {
+	dir, err := os.MkdirTemp(workDir, "standalone-idle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := startStandalone(t, dir, 2, "2560m")
+	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-idle-timeout", "15s",
+		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
+		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT 42 AS answer"); strings.Join(got, "\n") != "answer\n42" {
+		t.Fatalf("beeline printed %q", got)
+	}
+	_ = b.cmd.Process.Kill()
+	_, _ = b.cmd.Process.Wait()
+	st, err := cluster.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.ActiveDrivers) != 1 || st.ActiveDrivers[0].State != "RUNNING" {
+		t.Fatalf("alice's driver is not running after the bridge died: %+v", st)
+	}
+	start := time.Now()
+	for deadline := start.Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		st, err := cluster.state()
+		if err == nil && len(st.ActiveDrivers) == 0 && len(st.ActiveApps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphaned engine never stopped itself: %+v", st)
+		}
+	}
+	t.Logf("the orphaned engine stopped itself %s after the bridge died (idle timeout 15s)", time.Since(start).Round(time.Second))
+}
