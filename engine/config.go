@@ -21,6 +21,12 @@ type Config struct {
 	DeployMode string
 	// RegisterURL is where cluster-mode drivers register, as they can reach it.
 	RegisterURL string
+	// Detach leaves cluster-mode engines running when the bridge stops, recorded in Store,
+	// and Manager.Adopt finds them again at the next start. Engines still stop after their
+	// idle timeout, by the bridge's reaper or by themselves when no bridge is left.
+	Detach bool
+	// Store keeps the records of detached engines (a FileStore under the data directory).
+	Store EngineStore
 	// DriverMemory is passed as --driver-memory when set.
 	DriverMemory string
 	// SparkConf holds --conf defaults for every engine. The bridge's own binding and

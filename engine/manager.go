@@ -379,6 +379,7 @@ func (m *Manager) launch(p placement, sl *slot) {
 	}
 	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "app_id": appID(eng.proc),
 		"took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
+	m.record(eng)
 
 	m.wg.Add(1)
 	go m.watch(eng, log)
@@ -406,11 +407,12 @@ func (m *Manager) watch(eng *Engine, log *logrus.Entry) {
 // forgetEngine removes eng from the routing tables.
 func (m *Manager) forgetEngine(eng *Engine) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	delete(m.engines, eng)
 	if sl, ok := m.slots[eng.Key]; ok && sl.eng == eng {
 		delete(m.slots, eng.Key)
 	}
+	m.mu.Unlock()
+	m.unrecord(eng)
 }
 
 func (m *Manager) start(p placement) (*Engine, error) {
@@ -656,6 +658,12 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.cancel() // aborts launches in flight (start() stops their processes) and the reaper
 	var signalled sync.WaitGroup
 	for _, e := range engines {
+		if m.detached(e) {
+			// It outlives the bridge, recorded for the next one; it stops itself when idle.
+			m.log.WithFields(logrus.Fields{"engine": e.ID, "key": e.Key, "app_id": appID(e.proc)}).Info("leaving detached engine running")
+			_ = e.conn.Close()
+			continue
+		}
 		signalled.Add(1)
 		m.wg.Add(1)
 		go func(e *Engine) {

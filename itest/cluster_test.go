@@ -181,8 +181,8 @@ print(s.range(0, 100000, 1, 4).selectExpr("sum(id) AS s").collect()[0].s, s.conf
 // In cluster deploy mode the standalone Master runs the engine's driver on the worker. The
 // bridge does not know where: the driver's JVM plugin registers its Connect address and
 // application id, the bridge reaches the engine there, and beeline and PySpark both run
-// queries on it. The driver is no child of the bridge; stopping the bridge kills it through
-// the Master.
+// queries on it. The driver is no child of the bridge; stopping the bridge (engines not
+// detached) kills it through the Master.
 func TestStandaloneClusterMode(t *testing.T) {
 	dir, err := os.MkdirTemp(workDir, "standalone-cluster-")
 	if err != nil {
@@ -190,7 +190,7 @@ func TestStandaloneClusterMode(t *testing.T) {
 	}
 	cluster := startStandalone(t, dir, 2, "2560m")
 	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
+		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-detach", "false",
 		// This machine's rule: servers bind loopback. A real cluster leaves it unset or
 		// names the cluster network.
 		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
@@ -305,4 +305,68 @@ func TestStandaloneEngineStopsItselfWhenIdle(t *testing.T) {
 		}
 	}
 	t.Logf("the orphaned engine stopped itself %s after the bridge died (idle timeout 15s)", time.Since(start).Round(time.Second))
+}
+
+// A detached engine outlives its bridge: after a clean restart, and after the bridge is
+// killed with SIGKILL, the next bridge adopts it, and alice's beeline and PySpark sessions
+// land on the same Spark application, her global temp view still there.
+func TestDetachedEngineSurvivesBridgeRestarts(t *testing.T) {
+	dir, err := os.MkdirTemp(workDir, "standalone-detach-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := startStandalone(t, dir, 2, "2560m")
+	start := func() *bridgeProc {
+		t.Helper()
+		b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+			"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
+			"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+			"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
+			"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.cmd.Process.Kill() })
+		return b
+	}
+	b := start()
+	beelineAt(t, b.thriftAddr, "alice", "", "CREATE GLOBAL TEMP VIEW kept AS SELECT 7 AS x")
+	st, err := cluster.state()
+	if err != nil || len(st.ActiveApps) != 1 {
+		t.Fatalf("cluster state %+v, %v", st, err)
+	}
+	app := st.ActiveApps[0].ID
+
+	check := func(b *bridgeProc, how string) {
+		t.Helper()
+		if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT x FROM global_temp.kept"); strings.Join(got, "\n") != "x\n7" {
+			t.Fatalf("after %s, beeline printed %q", how, got)
+		}
+		out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
+import sys
+from pyspark.sql import SparkSession
+s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print(s.sql("SELECT x FROM global_temp.kept").collect()[0].x, s.conf.get("spark.app.id"))
+`, "sc://"+b.connectAddr+"/;user_id=alice")
+		if fields := strings.Fields(out); len(fields) != 2 || fields[0] != "7" || fields[1] != app {
+			t.Fatalf("after %s, PySpark printed %q, want 7 on application %s", how, out, app)
+		}
+		if st, err := cluster.state(); err != nil || len(st.ActiveApps) != 1 || st.ActiveApps[0].ID != app {
+			t.Fatalf("after %s, the cluster runs %+v (%v), want application %s alone", how, st.ActiveApps, err, app)
+		}
+		if !strings.Contains(b.log(), "adopted a running engine") {
+			t.Fatalf("after %s, the bridge did not adopt the engine; log:\n%s", how, b.logTail(30))
+		}
+	}
+
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b = start()
+	check(b, "a clean restart")
+
+	_ = b.cmd.Process.Kill()
+	_, _ = b.cmd.Process.Wait()
+	b = start()
+	check(b, "SIGKILL and a restart")
 }

@@ -82,6 +82,7 @@ func run() error {
 	flag.StringVar(&ecfg.Master, "master", ecfg.Master, "Spark master for launched engines")
 	flag.StringVar(&ecfg.DeployMode, "deploy-mode", ecfg.DeployMode, "deploy mode of launched engines: client (the driver runs beside the bridge) or cluster (a spark:// master runs it; it registers its address)")
 	registerAddr := flag.String("register-addr", "127.0.0.1:0", "in cluster deploy mode, where engines' drivers register their address (HTTP)")
+	detach := flag.String("engine-detach", "auto", "leave cluster-mode engines running when the bridge stops, and adopt them at the next start (auto: on in cluster deploy mode; true; false)")
 	flag.StringVar(&ecfg.RegisterURL, "register-url", "", "in cluster deploy mode, the registration URL as drivers reach it (default: http://REGISTER-ADDR/engines/register)")
 	flag.StringVar(&ecfg.DriverMemory, "driver-memory", ecfg.DriverMemory, "engine driver memory")
 	flag.StringVar(&ecfg.LogDir, "engine-log-dir", ecfg.LogDir, "directory for per-engine log files")
@@ -240,7 +241,26 @@ func run() error {
 		return err
 	}
 	defer stopRegistrar()
+	switch *detach {
+	case "auto":
+		ecfg.Detach = ecfg.DeployMode == engine.DeployCluster
+	case "true", "false":
+		ecfg.Detach = *detach == "true"
+	default:
+		return fmt.Errorf("-engine-detach %q: want auto, true or false", *detach)
+	}
+	if ecfg.Detach && ecfg.DeployMode != engine.DeployCluster {
+		return fmt.Errorf("-engine-detach needs -deploy-mode cluster: a client-mode engine is a child of the bridge")
+	}
+	if ecfg.Detach {
+		ecfg.Store = engine.NewFileStore(filepath.Join(*dataDir, "engines.json"))
+	}
 	mgr := engine.NewManager(ecfg, launcher, log)
+	if n, err := mgr.Adopt(context.Background()); err != nil {
+		return fmt.Errorf("adopting detached engines: %w", err)
+	} else if n > 0 {
+		log.WithField("engines", n).Info("adopted detached engines left running by a previous bridge")
+	}
 	handler := thriftfront.NewHandler(tcfg, mgr, log)
 	tsrv := thriftfront.NewServer(tcfg, handler, log)
 	csrv := connectfront.New(ccfg, mgr, log)
