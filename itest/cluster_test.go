@@ -370,3 +370,47 @@ print(s.sql("SELECT x FROM global_temp.kept").collect()[0].x, s.conf.get("spark.
 	b = start()
 	check(b, "SIGKILL and a restart")
 }
+
+// A cluster-mode driver that dies is noticed by the bridge's liveness probes: the engine is
+// reported lost and forgotten, and the next query launches a new engine (a new application).
+func TestStandaloneLostDriverIsReplaced(t *testing.T) {
+	dir, err := os.MkdirTemp(workDir, "standalone-lost-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := startStandalone(t, dir, 2, "2560m")
+	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-liveness-interval", "2s",
+		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
+		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.cmd.Process.Kill() }()
+	if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT 1 AS one"); strings.Join(got, "\n") != "one\n1" {
+		t.Fatalf("beeline printed %q", got)
+	}
+	st, err := cluster.state()
+	if err != nil || len(st.ActiveDrivers) != 1 || len(st.ActiveApps) != 1 {
+		t.Fatalf("cluster state %+v, %v", st, err)
+	}
+	first := st.ActiveApps[0].ID
+	kill := exec.Command(filepath.Join(bridge.sparkHome, "bin", "spark-class"), "org.apache.spark.deploy.Client", "kill", cluster.master, st.ActiveDrivers[0].ID)
+	kill.Env = append(os.Environ(), "SPARK_HOME="+bridge.sparkHome, "SPARK_LOCAL_IP=127.0.0.1")
+	if out, err := kill.CombinedOutput(); err != nil {
+		t.Fatalf("killing the driver: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(b.log(), "failed three liveness probes"); time.Sleep(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge never noticed the dead driver; log:\n%s", b.logTail(30))
+		}
+	}
+	if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT 2 AS two"); strings.Join(got, "\n") != "two\n2" {
+		t.Fatalf("after the driver died, beeline printed %q", got)
+	}
+	st, err = cluster.state()
+	if err != nil || len(st.ActiveApps) != 1 || st.ActiveApps[0].ID == first || st.ActiveApps[0].State != "RUNNING" {
+		t.Fatalf("no new engine after the driver died (first %s): %+v, %v", first, st.ActiveApps, err)
+	}
+}

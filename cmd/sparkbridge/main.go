@@ -92,6 +92,7 @@ func run() error {
 	flag.BoolVar(&ecfg.AllowShareLevelOverride, "allow-share-level-override", false, "let sessions choose their share level with "+engine.ConfShareLevel)
 	flag.DurationVar(&ecfg.IdleTimeout, "engine-idle-timeout", ecfg.IdleTimeout, "stop an engine with no sessions after this long (0: never)")
 	flag.DurationVar(&ecfg.MaxLifetime, "engine-max-lifetime", 0, "drain an engine after this long (0: never)")
+	flag.DurationVar(&ecfg.LivenessInterval, "engine-liveness-interval", ecfg.LivenessInterval, "probe each running engine this often; three failures in a row count as a crash (0: no probes)")
 	flag.BoolVar(&ecfg.ProxyUser, "proxy-user", false, "launch engines with --proxy-user set to the user they serve")
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
