@@ -32,6 +32,10 @@ type Config struct {
 	// SparkConf holds --conf defaults for every engine. The bridge's own binding and
 	// secret settings always win over these.
 	SparkConf map[string]string
+	// MasterConf holds --conf defaults by kind of master ("local", "spark", "yarn", "k8s"):
+	// those of Master's kind apply over SparkConf (a YARN queue, a Kubernetes namespace,
+	// image and service account).
+	MasterConf map[string]map[string]string
 	// CatalogConf holds the confs that attach every launched engine to the shared catalog
 	// (the metastore URI, the warehouse directory). The bridge owns them: they apply over
 	// SparkConf, UserConf and session confs alike. Static engines never get them.

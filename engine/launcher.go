@@ -216,6 +216,9 @@ func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
 	for k, v := range l.cfg.SparkConf {
 		conf[k] = v
 	}
+	for k, v := range l.cfg.MasterConf[MasterKind(l.cfg.Master)] {
+		conf[k] = v
+	}
 	prof := l.cfg.Profiles[spec.Profile]
 	for k, v := range prof.SparkConf {
 		conf[k] = v
@@ -350,4 +353,21 @@ func newToken() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// MasterKind is the kind of a Spark master URL, as MasterConf keys it: local, spark
+// (standalone), yarn, k8s, or the URL's scheme for anything else.
+func MasterKind(master string) string {
+	switch {
+	case master == "" || strings.HasPrefix(master, "local"):
+		return "local"
+	case strings.HasPrefix(master, "spark://"):
+		return "spark"
+	case master == "yarn" || strings.HasPrefix(master, "yarn"):
+		return "yarn"
+	case strings.HasPrefix(master, "k8s://"):
+		return "k8s"
+	}
+	scheme, _, _ := strings.Cut(master, ":")
+	return scheme
 }

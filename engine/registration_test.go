@@ -80,3 +80,21 @@ func TestClusterModeConf(t *testing.T) {
 		t.Fatalf("client mode conf: %v", conf)
 	}
 }
+
+// A master's kind picks its launch confs, over the general ones.
+func TestMasterConf(t *testing.T) {
+	for master, kind := range map[string]string{"local[*]": "local", "": "local", "spark://h:7077": "spark", "yarn": "yarn",
+		"k8s://https://api:6443": "k8s", "mesos://h:5050": "mesos"} {
+		if got := MasterKind(master); got != kind {
+			t.Errorf("MasterKind(%q) = %q, want %q", master, got, kind)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Master = "yarn"
+	cfg.SparkConf = map[string]string{"spark.yarn.queue": "default", "spark.executor.memory": "2g"}
+	cfg.MasterConf = map[string]map[string]string{"yarn": {"spark.yarn.queue": "etl"}, "k8s": {"spark.kubernetes.namespace": "spark"}}
+	conf := NewSparkSubmit(cfg).engineConf(Spec{}, 1)
+	if conf["spark.yarn.queue"] != "etl" || conf["spark.executor.memory"] != "2g" || conf["spark.kubernetes.namespace"] != "" {
+		t.Fatalf("yarn engine conf: %v", conf)
+	}
+}

@@ -57,6 +57,7 @@ type engineConfig struct {
 	RegisterURL             string                         `json:"register_url"`
 	DriverMemory            string                         `json:"driver_memory"`
 	SparkConf               map[string]string              `json:"spark_conf"`
+	MasterConf              map[string]map[string]string   `json:"master_conf"`
 	UserConf                map[string]map[string]string   `json:"user_conf"`
 	SessionConfAllowList    []string                       `json:"session_conf_allow_list"`
 	ProxyUser               *bool                          `json:"proxy_user"`
@@ -130,6 +131,9 @@ func (ec engineConfig) apply(cfg *engine.Config) error {
 	setStr(&cfg.LogDir, ec.LogDir)
 	for k, v := range ec.SparkConf {
 		cfg.SparkConf[k] = v
+	}
+	if ec.MasterConf != nil {
+		cfg.MasterConf = ec.MasterConf
 	}
 	if ec.UserConf != nil {
 		cfg.UserConf = ec.UserConf
