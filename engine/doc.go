@@ -40,7 +40,13 @@
 //     the engine-side Spark Connect session is released (at the CONNECTION level, the
 //     engine stops). Session.Detach forgets a session the client released itself. Sessions
 //     still open when the Manager closes fail from then on.
-//   - Manager.Close stops every engine it launched, a launch that completes while it runs
+//   - In cluster deploy mode (a spark:// master) the Master runs the driver on a worker; the
+//     launch waits for the driver's JVM plugin to register its Connect address at the
+//     Registrar with a one-time launch token, and the engine is stopped through the Master.
+//     With Config.Detach such an engine outlives the bridge: it is recorded in the
+//     EngineStore, left running by Manager.Close, adopted again by the next bridge's
+//     Manager.Adopt, and stops itself when idle (IdleStopPlugin) even with no bridge alive.
+//   - Manager.Close stops every engine it launched (detached ones excepted), a launch that completes while it runs
 //     included (that engine is stopped, never registered); no JVM outlives the bridge. It
 //     returns when its ctx ends, engines still stopping being killed. Engine processes also
 //     carry a parent-death signal, so they die with a crashed bridge.

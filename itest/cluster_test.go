@@ -189,13 +189,7 @@ func TestStandaloneClusterMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	cluster := startStandalone(t, dir, 2, "2560m")
-	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-detach", "false",
-		// This machine's rule: servers bind loopback. A real cluster leaves it unset or
-		// names the cluster network.
-		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
-		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
-		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	b, err := clusterModeBridge(dir, cluster, "-engine-detach", "false")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,11 +268,7 @@ func TestStandaloneEngineStopsItselfWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	cluster := startStandalone(t, dir, 2, "2560m")
-	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-idle-timeout", "15s",
-		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
-		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
-		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	b, err := clusterModeBridge(dir, cluster, "-engine-idle-timeout", "15s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,11 +308,7 @@ func TestDetachedEngineSurvivesBridgeRestarts(t *testing.T) {
 	cluster := startStandalone(t, dir, 2, "2560m")
 	start := func() *bridgeProc {
 		t.Helper()
-		b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-			"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
-			"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
-			"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
-			"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+		b, err := clusterModeBridge(dir, cluster)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,11 +365,7 @@ func TestStandaloneLostDriverIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	cluster := startStandalone(t, dir, 2, "2560m")
-	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-		"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory", "-engine-liveness-interval", "2s",
-		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
-		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
-		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1")
+	b, err := clusterModeBridge(dir, cluster, "-engine-liveness-interval", "2s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,4 +395,15 @@ func TestStandaloneLostDriverIsReplaced(t *testing.T) {
 	if err != nil || len(st.ActiveApps) != 1 || st.ActiveApps[0].ID == first || st.ActiveApps[0].State != "RUNNING" {
 		t.Fatalf("no new engine after the driver died (first %s): %+v, %v", first, st.ActiveApps, err)
 	}
+}
+
+// clusterModeBridge starts a bridge that launches engines in cluster deploy mode on cluster,
+// with this machine's rule (servers bind loopback) in the engines' confs: a real cluster
+// leaves the binding address unset or names the cluster network.
+func clusterModeBridge(dir string, cluster *standalone, extra ...string) (*bridgeProc, error) {
+	args := append([]string{"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
+		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
+		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
+		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1"}, extra...)
+	return startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{}, args...)
 }
