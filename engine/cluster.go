@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,22 +121,7 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 		conf["spark.plugins"] = appendList(conf["spark.plugins"], IdleStopPlugin)
 		conf[idleTimeoutConf] = strconv.FormatInt(spec.IdleTimeout.Milliseconds(), 10)
 	}
-	args := []string{"--master", l.cfg.Master, "--deploy-mode", "cluster"}
-	if l.cfg.DriverMemory != "" {
-		args = append(args, "--driver-memory", l.cfg.DriverMemory)
-	}
-	if l.cfg.ProxyUser && spec.User != "" {
-		args = append(args, "--proxy-user", spec.User)
-	}
-	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ClusterServerClass)
-	keys := make([]string, 0, len(conf))
-	for k := range conf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--conf", k+"="+conf[k])
-	}
+	args := l.submitArgs(spec, DeployCluster, ClusterServerClass, conf)
 	// The driver's primary resource is the bridge's JVM jar, which holds the main class; the
 	// Spark Connect server itself ships in Spark's own jars, which every worker has.
 	args = append(args, l.cfg.PluginJar)

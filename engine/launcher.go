@@ -150,25 +150,11 @@ func (l *SparkSubmit) start(spec Spec, home, submit string) (*localProcess, erro
 	}
 	conf := l.engineConf(spec, port)
 
-	args := []string{"--master", l.cfg.Master}
+	deployMode := ""
 	if strings.HasPrefix(l.cfg.Master, "yarn") || strings.HasPrefix(l.cfg.Master, "k8s://") {
-		args = append(args, "--deploy-mode", "client")
+		deployMode = DeployClient
 	}
-	if l.cfg.DriverMemory != "" {
-		args = append(args, "--driver-memory", l.cfg.DriverMemory)
-	}
-	if l.cfg.ProxyUser && spec.User != "" {
-		args = append(args, "--proxy-user", spec.User)
-	}
-	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", ServerClass)
-	keys := make([]string, 0, len(conf))
-	for k := range conf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--conf", k+"="+conf[k])
-	}
+	args := l.submitArgs(spec, deployMode, ServerClass, conf)
 
 	logPath := filepath.Join(l.cfg.LogDir, fmt.Sprintf("%s-%s.log", spec.Name, time.Now().UTC().Format("20060102T150405.000")))
 	logFile, err := os.Create(logPath)
@@ -370,4 +356,30 @@ func MasterKind(master string) string {
 	}
 	scheme, _, _ := strings.Cut(master, ":")
 	return scheme
+}
+
+// submitArgs is spark-submit's command line for spec: the master, deployMode (when not
+// empty), the driver's memory and proxy user, the application name, mainClass and conf, in
+// key order.
+func (l *SparkSubmit) submitArgs(spec Spec, deployMode, mainClass string, conf map[string]string) []string {
+	args := []string{"--master", l.cfg.Master}
+	if deployMode != "" {
+		args = append(args, "--deploy-mode", deployMode)
+	}
+	if l.cfg.DriverMemory != "" {
+		args = append(args, "--driver-memory", l.cfg.DriverMemory)
+	}
+	if l.cfg.ProxyUser && spec.User != "" {
+		args = append(args, "--proxy-user", spec.User)
+	}
+	args = append(args, "--name", "sparkbridge-"+spec.Name, "--class", mainClass)
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--conf", k+"="+conf[k])
+	}
+	return args
 }

@@ -98,3 +98,24 @@ func TestMasterConf(t *testing.T) {
 		t.Fatalf("yarn engine conf: %v", conf)
 	}
 }
+
+// Both deploy modes build spark-submit's command line the same way, and no secret is on it.
+func TestSubmitArgs(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Master, cfg.DriverMemory, cfg.ProxyUser = "spark://127.0.0.1:7077", "2g", true
+	l := NewSparkSubmit(cfg)
+	got := strings.Join(l.submitArgs(Spec{Name: "alice-1", User: "alice"}, DeployCluster, ClusterServerClass,
+		map[string]string{"spark.b": "2", "spark.a": "1"}), " ")
+	want := "--master spark://127.0.0.1:7077 --deploy-mode cluster --driver-memory 2g --proxy-user alice --name sparkbridge-alice-1 " +
+		"--class " + ClusterServerClass + " --conf spark.a=1 --conf spark.b=2"
+	if got != want {
+		t.Fatalf("args\n got %s\nwant %s", got, want)
+	}
+	cfg.DeployMode = DeployCluster
+	cfg.SparkConf = map[string]string{"spark.connect.authenticate.token": "leak"}
+	for _, a := range NewSparkSubmit(cfg).submitArgs(Spec{Name: "x"}, DeployCluster, ClusterServerClass, NewSparkSubmit(cfg).engineConf(Spec{}, 0)) {
+		if strings.Contains(a, "leak") {
+			t.Fatalf("a secret on the command line: %s", a)
+		}
+	}
+}
