@@ -247,6 +247,20 @@ func (s *Session) Explain(err error) error {
 		return err
 	}
 	eng := s.engine()
+	if _, remote := eng.proc.(*clusterProcess); remote {
+		// No process of this host to watch: ask the engine itself. One that does not answer
+		// is lost now, not three liveness probes later.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, perr := eng.conn.SparkVersion(ctx)
+		cancel()
+		if perr == nil {
+			return err
+		}
+		eng.markDead()
+		s.m.wg.Add(1)
+		go func() { defer s.m.wg.Done(); s.m.stopEngine(eng, "it stopped answering during a call") }()
+		return s.Err()
+	}
 	select {
 	case <-eng.proc.Done():
 		eng.markDead()

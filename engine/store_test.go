@@ -105,3 +105,39 @@ func placementKeyFor(t *testing.T, user string) string {
 	}
 	return s.info().Key
 }
+
+// A call that fails on a cluster-mode engine (no local process to watch) is checked at
+// once: an engine that no longer answers is lost now, and forgotten, rather than after
+// three liveness probes.
+func TestRemoteEngineLostAtTheFailedCall(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	live, err := l.Launch(context.Background(), Spec{Name: "remote"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.launches.Store(0)
+	store := NewFileStore(filepath.Join(t.TempDir(), "engines.json"))
+	key := placementKeyFor(t, "alice")
+	if err := store.Put(EngineRecord{ID: "engine-remote", Key: key, User: "alice", Level: ShareUser, Addr: live.Addr(), Token: live.Token(), Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig()
+	cfg.Detach, cfg.Store = true, store
+	m := NewManager(cfg, l, nil)
+	defer m.Close(context.Background())
+	if n, err := m.Adopt(context.Background()); err != nil || n != 1 {
+		t.Fatalf("adopted %d, %v", n, err)
+	}
+	s, err := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.(*fakeProcess).srv.Stop() // the driver is gone; nothing on this host notices
+	if err := s.SetConf(context.Background(), "spark.sql.ansi.enabled", "true"); KindOf(err) != KindEngineLost {
+		t.Fatalf("a call on a vanished remote engine: %v (kind %s), want engine lost", err, KindOf(err))
+	}
+	waitFor(t, "the lost engine to be forgotten", func() bool { return len(m.Engines()) == 0 })
+	if recs, _ := store.List(); len(recs) != 0 {
+		t.Fatalf("the lost engine is still recorded: %+v", recs)
+	}
+}
