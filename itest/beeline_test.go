@@ -153,12 +153,14 @@ func TestBeelineProgressBar(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bridge.sparkHome, "bin", "beeline"),
 		"-u", "jdbc:hive2://"+bridge.thriftAddr+"/default", "-n", "alice", "-p", "x", "--showProgress=true",
-		"-e", "SELECT k, count(*) AS n FROM (SELECT id % 10 AS k FROM range(0, 200000000, 1, 4)) GROUP BY k ORDER BY k LIMIT 2")
+		// Long enough (seconds, on a warm engine) for Spark's periodic progress reports: a
+		// query done within the first report interval has no stages to draw.
+		"-e", "SELECT k, count(*) AS n FROM (SELECT id % 10 AS k FROM range(0, 1000000000, 1, 4)) GROUP BY k ORDER BY k LIMIT 2")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("beeline: %v\n%s", err, tail(string(out), 20))
 	}
-	for _, want := range []string{"STAGES", "FINISHED", "| 0  | 20000000  |"} {
+	for _, want := range []string{"STAGES", "FINISHED", "| 0  | 100000000  |"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("beeline output lacks %q:\n%s", want, tail(string(out), 30))
 		}
