@@ -54,7 +54,7 @@ func (m *Manager) Adopt(ctx context.Context) (int, error) {
 	for _, r := range recs {
 		log := m.log.WithFields(logrus.Fields{"engine": r.ID, "key": r.Key, "app_id": r.AppID, "addr": r.Addr})
 		proc := &clusterProcess{addr: r.Addr, token: r.Token, appID: r.AppID, driverID: r.DriverID, master: r.Master, home: r.SparkHome,
-			logPath: filepath.Join(m.cfg.LogDir, r.ID+"-adopted.log"), done: make(chan struct{})}
+			logPath: filepath.Join(m.cfg.LogDir, r.ID+"-adopted.log"), cm: newClusterManager(m.cfg, r.SparkHome, r.Master), done: make(chan struct{})}
 		eng, err := m.adopt(ctx, r, proc)
 		if err != nil {
 			log.WithError(err).Warn("a recorded engine does not answer; forgetting it and killing it through its cluster manager")

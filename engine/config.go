@@ -15,16 +15,30 @@ type Config struct {
 	SparkHome string
 	// Master is passed as --master; local[*] by default.
 	Master string
-	// DeployMode is client (the default: the engine's driver is a child process of the
-	// bridge, on this host) or cluster (the cluster manager runs the driver, which registers
-	// its Connect address at RegisterURL; spark:// masters).
+	// DeployMode is client (the default: the engine's driver runs on this host) or cluster
+	// (the cluster manager runs the driver, which registers its Connect address at
+	// RegisterURL; spark://, yarn and k8s:// masters).
 	DeployMode string
 	// RegisterURL is where cluster-mode drivers register, as they can reach it.
 	RegisterURL string
-	// Detach leaves cluster-mode engines running when the bridge stops, recorded in Store,
-	// and Manager.Adopt finds them again at the next start. Engines still stop after their
-	// idle timeout, by the bridge's reaper or by themselves when no bridge is left.
+	// Detach leaves engines running when the bridge stops, recorded in Store, and
+	// Manager.Adopt finds them again at the next start. Engines still stop after their idle
+	// timeout, by the bridge's reaper or by themselves when no bridge is left. A client-mode
+	// engine is then launched in its own session, without the parent-death signal.
 	Detach bool
+	// MasterUI is a standalone Master's web UI (default: port 8080 of the master's host),
+	// where the bridge reads the Master's view of each engine's driver.
+	MasterUI string
+	// YarnCommand is the yarn command line (default "yarn"): it kills a YARN engine
+	// (yarn application -kill) and reports its state.
+	YarnCommand string
+	// Kubectl is the kubectl command line (default "kubectl"): it keeps a Kubernetes
+	// driver's secrets in a Kubernetes secret and reports the driver pod's state.
+	Kubectl string
+	// EngineJarURI is the sparkbridge JVM jar as cluster-mode drivers reach it (default
+	// PluginJar, a path that must then exist on every node): an hdfs://, s3a://, http(s)://
+	// or, for a Kubernetes image that holds it, local:// URI.
+	EngineJarURI string
 	// Store keeps the records of detached engines (a FileStore under the data directory).
 	Store EngineStore
 	// DriverMemory is passed as --driver-memory when set.

@@ -219,7 +219,11 @@ func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
 		conf[k] = v
 	}
 	if l.cfg.PluginJar != "" {
-		conf["spark.jars"] = appendList(conf["spark.jars"], l.cfg.PluginJar)
+		jar := l.cfg.PluginJar
+		if l.cfg.DeployMode == DeployCluster {
+			jar = l.clusterJar()
+		}
+		conf["spark.jars"] = appendList(conf["spark.jars"], jar)
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], TokenInterceptor)
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], PluginInterceptor)
 	}

@@ -25,7 +25,8 @@ import org.apache.spark.scheduler.SparkListenerEvent;
  * own {@code SparkListenerConnectServiceStarted} event and posts the driver's host, the bound
  * port and the Spark application id to {@code spark.sparkbridge.register.url}, authenticated
  * by the one-time launch token in the environment variable {@code SPARK_BRIDGE_LAUNCH_TOKEN}
- * (never on the command line). Without both, the plugin does nothing: an engine launched in
+ * or a YARN driver's secrets file (never on the command line; see {@link Secrets}). Without
+ * both, the plugin does nothing: an engine launched in
  * client mode is reached at the address the bridge chose.
  */
 public final class RegistrationPlugin implements SparkPlugin {
@@ -47,8 +48,8 @@ public final class RegistrationPlugin implements SparkPlugin {
     @Override
     public Map<String, String> init(SparkContext sc, PluginContext ctx) {
       String url = sc.getConf().get(URL_CONF, "");
-      String token = System.getenv(TOKEN_ENV);
-      if (url.isEmpty() || token == null || token.isEmpty()) {
+      String token = Secrets.get(TOKEN_ENV);
+      if (url.isEmpty() || token == null) {
         return Collections.emptyMap();
       }
       sc.addSparkListener(new SparkListener() {

@@ -17,8 +17,9 @@ import org.sparkproject.connect.grpc.Status;
  * listens on every interface, and anyone who reaches its port could run code as the user
  * it serves. The bridge launches every engine with this interceptor, which requires the
  * header {@code authorization: Bearer SECRET}, the same one Spark 4 checks, with SECRET from
- * the environment variable {@code SPARK_CONNECT_AUTHENTICATE_TOKEN} that the bridge sets
- * (never on the command line). Without that variable the interceptor cannot be built, so an
+ * the environment variable {@code SPARK_CONNECT_AUTHENTICATE_TOKEN} that the bridge sets, or
+ * the secrets file of a YARN driver (never on the command line; see {@link Secrets}). Without
+ * that secret the interceptor cannot be built, so an
  * engine never serves without a secret.
  */
 public final class TokenInterceptor implements ServerInterceptor {
@@ -30,8 +31,8 @@ public final class TokenInterceptor implements ServerInterceptor {
   private final byte[] expected;
 
   public TokenInterceptor() {
-    String token = System.getenv(TOKEN_ENV);
-    if (token == null || token.isEmpty()) {
+    String token = Secrets.get(TOKEN_ENV);
+    if (token == null) {
       throw new IllegalStateException(TOKEN_ENV + " is not set: this engine will not serve without a secret");
     }
     expected = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
