@@ -30,18 +30,18 @@ type Engine struct {
 	conn Conn
 
 	// mu guards the fields below.
-	mu         sync.Mutex
-	dead       bool
-	stopping   bool
-	draining   bool
+	mu       sync.Mutex
+	dead     bool
+	stopping bool
+	draining bool
 	// drainReason says why the engine drains; drainBy, when set, is when it stops even
 	// with sessions left (an operator's drain has a grace period, the maximum lifetime none).
 	drainReason string
 	drainBy     time.Time
-	sessions   int
-	idleSince  time.Time // when sessions last dropped to 0
-	probeFails int
-	lastProbe  time.Time
+	sessions    int
+	idleSince   time.Time // when sessions last dropped to 0
+	probeFails  int
+	lastProbe   time.Time
 }
 
 // EngineInfo describes an engine for introspection.
