@@ -626,9 +626,9 @@ func (m *Manager) DrainEngine(id string, grace time.Duration) (EngineInfo, error
 	return eng.info(), nil
 }
 
-// CloseSession ends the session with id for every holder, as the idle reaper does: it leaves
-// the registry, its operations expire, and the engine-side session is released (which
-// interrupts its executions there). The client's next call hears that the session is
+// CloseSession ends the session with id for every holder, as the idle reaper does, after
+// cancelling its running operations (Operation.Cancel): it leaves the registry, its
+// operations expire, and the engine-side session is released. The client's next call hears that the session is
 // closed. It reports KindNotFound for an unknown id.
 func (m *Manager) CloseSession(ctx context.Context, id string) error {
 	m.mu.Lock()
@@ -639,6 +639,19 @@ func (m *Manager) CloseSession(ctx context.Context, id string) error {
 	}
 	s.setEndReason("closed by an administrator")
 	m.log.WithFields(logrus.Fields{"user": s.User, "session": s.ID}).Info("closing a session at an administrator's request")
+	// Its running work is cancelled first, so that every frontend ends its client's calls
+	// (not every engine interrupts a released session's executions).
+	s.mu.Lock()
+	ops := make([]*Operation, 0, len(s.ops))
+	for _, op := range s.ops {
+		ops = append(ops, op)
+	}
+	s.mu.Unlock()
+	for _, op := range ops {
+		if op.State() == OpRunning {
+			_ = op.Cancel(ctx)
+		}
+	}
 	return s.release(ctx)
 }
 

@@ -542,6 +542,10 @@ func (op *Operation) Cancel(ctx context.Context) error {
 	return err
 }
 
+// ErrCancelledByAdmin is what a frontend reports for an operation an operator cancelled,
+// when the engine has not ended the call with its own error meanwhile.
+var ErrCancelledByAdmin error = newError(KindCanceled, nil, "[OPERATION_CANCELED] the operation was cancelled by an administrator of the bridge")
+
 // Cancelled is closed when Cancel has cancelled the operation.
 func (op *Operation) Cancelled() <-chan struct{} { return op.cancelled }
 
