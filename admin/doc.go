@@ -24,5 +24,6 @@
 // Lifecycle: Serve runs until Shutdown, which waits for requests in flight (bounded by its
 // ctx). Every action is logged and reported to Config.Audit, if set.
 //
-// admin may import engine, auth, logrus and the standard library; never the frontends.
+// admin may import engine, auth, logrus and the standard library; never the frontends (its
+// tests join them to it, to see a client of each frontend hear of an operator's action).
 package admin
