@@ -147,7 +147,7 @@ func sparkArgs(cfg *config, dir string) []string {
 }
 
 // startBridge starts the sparkbridge binary with the engine as a static endpoint for user
-// "bench", and pprof on a loopback port.
+// "bench", and the admin port (pprof) on a loopback port.
 func startBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
 	dir := filepath.Join(cfg.out, "bridge")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -168,7 +168,7 @@ func startBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
 	}
 	p, err := startProc("sparkbridge", dir, filepath.Join(dir, "bridge.log"), []string{"PYSPARK_PYTHON=" + cfg.python()},
 		cfg.bridgeBin, "-spark-home", cfg.sparkHome, "-config", confPath,
-		"-thrift-addr", addrs[0], "-http-addr", "", "-connect-addr", addrs[1], "-debug-addr", addrs[2],
+		"-thrift-addr", addrs[0], "-http-addr", "", "-connect-addr", addrs[1], "-admin-addr", addrs[2],
 		"-engine-log-dir", filepath.Join(dir, "engines"), "-log-level", "warn")
 	if err != nil {
 		return nil, err

@@ -288,7 +288,7 @@ func (r *Report) writeMarkdown(path string) error {
 	for _, k := range sortedKeys(r.Memory) {
 		w("| `%s` | %.1f |\n", k, r.Memory[k])
 	}
-	w("\n## Where the bridge spends its CPU\n\nCPU profiles of the bridge (`-debug-addr`), 10 s each, taken during repeated runs.\n")
+	w("\n## Where the bridge spends its CPU\n\nCPU profiles of the bridge (`-admin-addr`, /debug/pprof/), 10 s each, taken during repeated runs.\n")
 	for _, p := range r.Profiles {
 		w("\n### %s\n\n```\n%s\n```\n", p.Name, p.Top)
 	}

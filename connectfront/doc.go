@@ -13,7 +13,10 @@
 // Every execution is registered in the engine layer's registry, with a one-line summary of
 // its plan and the rows and bytes relayed (read from each frame's first bytes); one whose
 // stream ends before its ResultComplete (a reattachable execution) stays registered for its
-// reattaches, which count too, until it completes or idles out. Errors the
+// reattaches, which count too, until it completes or idles out. An execution an operator
+// cancels (engine.Operation.Cancel, which interrupts it on the engine) ends with the engine's
+// own error, relayed, or, if the engine has not ended it within cancelGrace, with CANCELLED
+// from the bridge. Errors the
 // engine returns are relayed as they are; errors the bridge produces become statuses in one
 // place, toStatus, by their engine.Kind.
 //

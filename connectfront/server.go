@@ -336,13 +336,65 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 	case err != nil:
 		return toStatus(err)
 	}
+	ctx, cut := watchCancel(ctx, op)
 	up, err := c.ExecutePlan(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
+		err = cutErr(cut(), engineErr(sess, err))
 		endExecution(op, false, err)
-		return engineErr(sess, err)
+		return err
 	}
 	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
+	err = cutErr(cut(), err)
 	endExecution(op, complete, err)
+	return err
+}
+
+// cancelGrace is how long an execution an operator cancelled gets to end with the engine's
+// own answer to the interrupt (Spark's OPERATION_CANCELED error, relayed as it is) before the
+// bridge ends the call itself.
+var cancelGrace = 2 * time.Second
+
+// watchCancel returns the context of the engine call of op's execution (op may be nil),
+// which ends cancelGrace after an operator cancels op (engine.Operation.Cancel has asked the
+// engine to interrupt it by then), and a function that ends the watch, waiting for its
+// goroutine, and reports whether the call was cut that way.
+func watchCancel(ctx context.Context, op *engine.Operation) (context.Context, func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	if op == nil {
+		return ctx, func() bool { cancel(); return false }
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	cutOff := false // written by the goroutine, read after exited
+	go func() {
+		defer close(exited)
+		select {
+		case <-op.Cancelled():
+		case <-done:
+			return
+		}
+		t := time.NewTimer(cancelGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cutOff = true
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() bool {
+		close(done)
+		<-exited
+		cancel()
+		return cutOff
+	}
+}
+
+// cutErr is the error of a call watchCancel cut: the cancellation, not the cut's context
+// error.
+func cutErr(cut bool, err error) error {
+	if cut {
+		return toStatus(engine.ErrCancelledByAdmin)
+	}
 	return err
 }
 
@@ -385,12 +437,15 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 			op = nil
 		}
 	}
+	ctx, cut := watchCancel(ctx, op)
 	up, err := c.ReattachExecute(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
+		err = cutErr(cut(), engineErr(sess, err))
 		endExecution(op, false, err)
-		return engineErr(sess, err)
+		return err
 	}
 	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
+	err = cutErr(cut(), err)
 	endExecution(op, complete, err)
 	return err
 }

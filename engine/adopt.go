@@ -85,7 +85,7 @@ func (m *Manager) adopt(ctx context.Context, r EngineRecord, proc *clusterProces
 		return nil, normalise(err)
 	}
 	eng := &Engine{ID: r.ID, Key: r.Key, User: r.User, Level: r.Level, Started: r.Started, Version: version, IdleTimeout: r.IdleTimeout,
-		proc: proc, conn: conn, idleSince: time.Now()}
+		Master: r.Master, proc: proc, conn: conn, idleSince: time.Now()}
 	sl := &slot{ready: make(chan struct{}), eng: eng}
 	close(sl.ready)
 	m.mu.Lock()

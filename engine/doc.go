@@ -25,9 +25,17 @@
 //
 // The Manager's registry holds every live session and operation, whichever protocol made
 // them: an Operation records its kind, statement, engine, state, and the rows and bytes sent.
-// Manager.Sessions and Manager.Operations read it as copies. The idle reaper ends idle
-// operations (closing Operation.Expired, on which the owning frontend frees them) and idle
-// sessions (closing Session.Done); it never calls into a frontend.
+// Manager.Sessions, Manager.Operations and Manager.Engines read it as copies. The idle
+// reaper ends idle operations (closing Operation.Expired, on which the owning frontend frees
+// them) and idle sessions (closing Session.Done); it never calls into a frontend.
+//
+// An operator acts through the same registry (the admin API): Manager.CloseSession ends a
+// session as the reaper does; Manager.CancelOperation calls Operation.Cancel, which marks the
+// operation CANCELED for good, interrupts its execution on the engine (Session.Interrupt of
+// its current execution id) and closes Operation.Cancelled, on which the owning frontend
+// ends the client's call or reports the cancellation; Manager.DrainEngine drains one engine
+// (the state the maximum lifetime uses), which stops once its sessions end or its grace
+// period is over; Manager.Drain and Manager.Draining are the bridge-wide drain.
 //
 // Lifecycles:
 //   - An engine is launched by the first session of its key; concurrent first sessions wait

@@ -23,19 +23,25 @@ type Engine struct {
 	Version string
 	// IdleTimeout stops the engine after this long without sessions; 0 means never.
 	IdleTimeout time.Duration
+	// Master is the Spark master the engine was launched on; empty for a static engine.
+	Master string
 
 	proc Process
 	conn Conn
 
 	// mu guards the fields below.
-	mu         sync.Mutex
-	dead       bool
-	stopping   bool
-	draining   bool
-	sessions   int
-	idleSince  time.Time // when sessions last dropped to 0
-	probeFails int
-	lastProbe  time.Time
+	mu       sync.Mutex
+	dead     bool
+	stopping bool
+	draining bool
+	// drainReason says why the engine drains; drainBy, when set, is when it stops even
+	// with sessions left (an operator's drain has a grace period, the maximum lifetime none).
+	drainReason string
+	drainBy     time.Time
+	sessions    int
+	idleSince   time.Time // when sessions last dropped to 0
+	probeFails  int
+	lastProbe   time.Time
 }
 
 // EngineInfo describes an engine for introspection.
@@ -49,32 +55,48 @@ type EngineInfo struct {
 	Addr       string
 	// AppID is the engine's Spark application id, when the bridge learnt it (a cluster-mode
 	// engine registers it).
-	AppID    string
-	State    string // running, draining, stopping, dead
+	AppID  string
+	Master string
+	// State is one of the Engine* states.
+	State    string
 	Sessions int
 	Started  time.Time
 	// Idle is how long the engine has had no sessions; 0 while it has some.
 	Idle time.Duration
 }
 
+// Engine states, as EngineInfo reports them.
+const (
+	// EngineLaunching is an engine whose launch is under way: no process address yet.
+	EngineLaunching = "launching"
+	// EngineReady serves new sessions of its key.
+	EngineReady = "ready"
+	// EngineDraining serves the sessions it has, and no new ones; it stops once they end.
+	EngineDraining = "draining"
+	// EngineStopping is being stopped.
+	EngineStopping = "stopping"
+	// EngineDead has exited and is about to be forgotten.
+	EngineDead = "dead"
+)
+
 func (e *Engine) info() EngineInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := "running"
+	st := EngineReady
 	switch {
 	case e.dead:
-		st = "dead"
+		st = EngineDead
 	case e.stopping:
-		st = "stopping"
+		st = EngineStopping
 	case e.draining:
-		st = "draining"
+		st = EngineDraining
 	}
 	var idle time.Duration
 	if e.sessions == 0 {
 		idle = time.Since(e.idleSince)
 	}
 	return EngineInfo{ID: e.ID, Key: e.Key, User: e.User, ShareLevel: e.Level, Static: e.Static, PID: e.proc.PID(), Addr: e.proc.Addr(), AppID: appID(e.proc),
-		State: st, Sessions: e.sessions, Started: e.Started, Idle: idle}
+		Master: e.Master, State: st, Sessions: e.sessions, Started: e.Started, Idle: idle}
 }
 
 func (e *Engine) alive() bool {
@@ -104,6 +126,19 @@ func (e *Engine) isStopping() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.stopping
+}
+
+// drain marks the engine draining for reason; with a non-zero by, it stops then at the
+// latest. A drain already under way keeps its earlier deadline.
+func (e *Engine) drain(reason string, by time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.draining || e.drainBy.IsZero() || by.Before(e.drainBy) {
+		e.drainBy = by
+	}
+	if !e.draining {
+		e.draining, e.drainReason = true, reason
+	}
 }
 
 func (e *Engine) isDraining() bool {

@@ -92,6 +92,10 @@ type slot struct {
 	ready chan struct{} // closed when eng or err is set
 	eng   *Engine
 	err   error
+	// id, place and started describe a launch in flight, for Engines.
+	id      string
+	place   placement
+	started time.Time
 }
 
 // SessionRequest asks for a session.
@@ -306,7 +310,7 @@ func (m *Manager) engineFor(ctx context.Context, p placement) (*Engine, error) {
 				m.mu.Unlock()
 				return nil, newError(KindResourceExhausted, nil, "the bridge already runs %d engines, the maximum", m.cfg.MaxEngines)
 			}
-			sl = &slot{ready: make(chan struct{})}
+			sl = &slot{ready: make(chan struct{}), id: "engine-" + uuid.NewString()[:8], place: p, started: time.Now()}
 			m.slots[p.key] = sl
 			m.wg.Add(1)
 			go m.launch(p, sl)
@@ -351,7 +355,7 @@ func (m *Manager) launch(p placement, sl *slot) {
 	log := m.log.WithFields(logrus.Fields{"key": p.key, "run_as": p.runAs})
 	log.Info("launching engine")
 	start := time.Now()
-	eng, err := m.start(p)
+	eng, err := m.start(p, sl.id)
 	m.mu.Lock()
 	closed, stopCtx := m.closed, m.closeCtx
 	switch {
@@ -415,10 +419,9 @@ func (m *Manager) forgetEngine(eng *Engine) {
 	m.unrecord(eng)
 }
 
-func (m *Manager) start(p placement) (*Engine, error) {
+func (m *Manager) start(p placement, id string) (*Engine, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.StartTimeout)
 	defer cancel()
-	id := "engine-" + uuid.NewString()[:8]
 	l := m.launcher
 	if p.static != "" {
 		se := m.cfg.StaticEngines[p.static]
@@ -442,7 +445,7 @@ func (m *Manager) start(p placement) (*Engine, error) {
 		return nil, newError(KindUnavailable, err, "cannot connect to engine")
 	}
 	eng := &Engine{ID: id, Key: p.key, User: p.runAs, Level: p.level, Static: p.static, Started: time.Now(), IdleTimeout: p.idleTimeout,
-		proc: proc, conn: conn}
+		Master: p.master(m.cfg), proc: proc, conn: conn}
 	eng.idleSince = time.Now()
 	if eng.Version, err = waitReady(ctx, eng); err != nil {
 		_ = conn.Close()
@@ -572,15 +575,119 @@ func (m *Manager) forget(s *Session) bool {
 	return true
 }
 
-// Engines lists the engines that are running, draining ones included.
+// Engines lists the live engines, oldest first: those launching, ready, draining or
+// stopping. The result is a copy.
 func (m *Manager) Engines() []EngineInfo {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]EngineInfo, 0, len(m.engines))
+	engines := make([]*Engine, 0, len(m.engines))
 	for e := range m.engines {
+		engines = append(engines, e)
+	}
+	out := make([]EngineInfo, 0, len(m.engines))
+	for _, sl := range m.slots {
+		select {
+		case <-sl.ready:
+			continue
+		default:
+		}
+		out = append(out, EngineInfo{ID: sl.id, Key: sl.place.key, User: sl.place.runAs, ShareLevel: sl.place.level,
+			Static: sl.place.static, Master: sl.place.master(m.cfg), State: EngineLaunching, Started: sl.started})
+	}
+	m.mu.Unlock()
+	for _, e := range engines {
 		out = append(out, e.info())
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out
+}
+
+// DrainEngine drains the engine with id for an operator: no new session goes to it (the
+// next session of its key launches a fresh engine), and it stops once its sessions have
+// ended, or after grace even with sessions left (0: at the next reap). It reports
+// KindNotFound for an id that names no ready or draining engine.
+func (m *Manager) DrainEngine(id string, grace time.Duration) (EngineInfo, error) {
+	m.mu.Lock()
+	var eng *Engine
+	for e := range m.engines {
+		if e.ID == id {
+			eng = e
+		}
+	}
+	if eng == nil {
+		m.mu.Unlock()
+		return EngineInfo{}, newError(KindNotFound, nil, "no running engine %s", id)
+	}
+	if sl, ok := m.slots[eng.Key]; ok && sl.eng == eng {
+		delete(m.slots, eng.Key)
+	}
+	m.mu.Unlock()
+	eng.drain("drained by an administrator", time.Now().Add(grace))
+	m.log.WithFields(logrus.Fields{"engine": eng.ID, "key": eng.Key, "grace": grace}).Info("engine draining at an administrator's request")
+	return eng.info(), nil
+}
+
+// CloseSession ends the session with id for every holder, as the idle reaper does, after
+// cancelling its running operations (Operation.Cancel): it leaves the registry, its
+// operations expire, and the engine-side session is released. The client's next call hears that the session is
+// closed. It reports KindNotFound for an unknown id.
+func (m *Manager) CloseSession(ctx context.Context, id string) error {
+	m.mu.Lock()
+	s, ok := m.sessions[id]
+	m.mu.Unlock()
+	if !ok {
+		return newError(KindNotFound, nil, "no open session %s", id)
+	}
+	s.setEndReason("closed by an administrator")
+	m.log.WithFields(logrus.Fields{"user": s.User, "session": s.ID}).Info("closing a session at an administrator's request")
+	// Its running work is cancelled first, so that every frontend ends its client's calls
+	// (not every engine interrupts a released session's executions).
+	s.mu.Lock()
+	ops := make([]*Operation, 0, len(s.ops))
+	for _, op := range s.ops {
+		ops = append(ops, op)
+	}
+	s.mu.Unlock()
+	for _, op := range ops {
+		if op.State() == OpRunning {
+			_ = op.Cancel(ctx)
+		}
+	}
+	return s.release(ctx)
+}
+
+// CancelOperation cancels the live operation with id, whichever session and protocol it
+// belongs to (see Operation.Cancel). It reports KindNotFound for an unknown id.
+func (m *Manager) CancelOperation(ctx context.Context, id string) (OperationInfo, error) {
+	op := m.operation(id)
+	if op == nil {
+		return OperationInfo{}, newError(KindNotFound, nil, "no live operation %s", id)
+	}
+	m.log.WithFields(logrus.Fields{"user": op.s.User, "session": op.s.ID, "operation": id}).Info("cancelling an operation at an administrator's request")
+	err := op.Cancel(ctx)
+	return op.info(), err
+}
+
+// operation finds a live operation by id in any session.
+func (m *Manager) operation(id string) *Operation {
+	m.mu.Lock()
+	sessions := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		sessions = append(sessions, s)
+	}
+	m.mu.Unlock()
+	for _, s := range sessions {
+		if op := s.Operation(id); op != nil {
+			return op
+		}
+	}
+	return nil
+}
+
+// Draining reports whether Drain has been called: the bridge opens no new sessions.
+func (m *Manager) Draining() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.draining
 }
 
 // Filter selects registry entries. An empty field matches everything.

@@ -199,7 +199,7 @@ func TestConcurrentOpensLaunchOnce(t *testing.T) {
 	if got := len(m.Sessions(Filter{})); got != n {
 		t.Fatalf("%d sessions listed, want %d", got, n)
 	}
-	if e := m.Engines(); len(e) != 1 || e[0].User != "alice" || e[0].State != "running" || e[0].Sessions != n {
+	if e := m.Engines(); len(e) != 1 || e[0].User != "alice" || e[0].State != EngineReady || e[0].Sessions != n {
 		t.Fatalf("engines = %+v", e)
 	}
 }

@@ -37,9 +37,10 @@ func (m *Manager) reapEngines() {
 		idle := e.sessions == 0 && e.IdleTimeout > 0 && now.Sub(e.idleSince) >= e.IdleTimeout && e.Static == ""
 		expired := m.cfg.MaxLifetime > 0 && now.Sub(e.Started) >= m.cfg.MaxLifetime && !e.draining && e.Static == ""
 		if expired {
-			e.draining = true
+			e.draining, e.drainReason = true, "drained after its maximum lifetime"
 		}
-		drained := e.draining && e.sessions == 0
+		drained := e.draining && (e.sessions == 0 || !e.drainBy.IsZero() && !now.Before(e.drainBy))
+		reason := e.drainReason
 		probeDue := m.cfg.LivenessInterval > 0 && now.Sub(e.lastProbe) >= m.cfg.LivenessInterval && !e.dead && !e.stopping
 		if probeDue {
 			e.lastProbe = now
@@ -53,7 +54,7 @@ func (m *Manager) reapEngines() {
 			continue
 		case drained:
 			m.wg.Add(1)
-			go func(e *Engine) { defer m.wg.Done(); m.stopEngine(e, "drained after its maximum lifetime") }(e)
+			go func(e *Engine) { defer m.wg.Done(); m.stopEngine(e, reason) }(e)
 			continue
 		case expired:
 			// New sessions of this key go to a new engine from now on.
@@ -121,6 +122,7 @@ func (m *Manager) reapSessions() {
 		}
 		if m.cfg.SessionIdleTimeout > 0 && !running && now.Sub(time.Unix(0, s.lastUsed.Load())) >= m.cfg.SessionIdleTimeout {
 			m.log.WithFields(logrus.Fields{"session": s.ID, "user": s.User}).Info("closing idle session")
+			s.setEndReason("closed after being idle")
 			ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 			_ = s.release(ctx)
 			cancel()

@@ -31,11 +31,13 @@ type Session struct {
 	lastUsed atomic.Int64  // unix nanos
 	done     chan struct{} // closed when the session is forgotten
 
-	// mu guards eng, holders and ops.
+	// mu guards eng, holders, ops and endReason.
 	mu      sync.Mutex
 	eng     *Engine
 	holders int
 	ops     map[string]*Operation
+	// endReason says why the session ended, when the bridge ended it (idle, an administrator).
+	endReason string
 }
 
 // SessionInfo describes a session for introspection.
@@ -77,8 +79,28 @@ func (s *Session) engine() *Engine {
 	return s.eng
 }
 
-// Done is closed when the session has been closed, by its holders or by the idle reaper.
+// Done is closed when the session has been closed, by its holders, by the idle reaper or by
+// an administrator (Manager.CloseSession).
 func (s *Session) Done() <-chan struct{} { return s.done }
+
+// EndReason says why the bridge ended the session ("closed after being idle", "closed by an
+// administrator"), for the message its client gets; "closed" when its holders closed it.
+func (s *Session) EndReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.endReason == "" {
+		return "closed"
+	}
+	return s.endReason
+}
+
+func (s *Session) setEndReason(r string) {
+	s.mu.Lock()
+	if s.endReason == "" {
+		s.endReason = r
+	}
+	s.mu.Unlock()
+}
 
 // Conn returns the connection to the session's engine, moving the session to a new engine
 // first if its engine has died. Requests sent through it must carry this session's ID and
@@ -340,11 +362,16 @@ type Operation struct {
 	// operation; ended makes that happen once.
 	expired chan struct{}
 	ended   sync.Once
+	// cancelled is closed by Cancel, once the engine has been asked to interrupt the
+	// operation; cancelReq makes that happen once.
+	cancelled chan struct{}
+	cancelReq atomic.Bool
 
-	// mu guards state and finished.
+	// mu guards state, finished and execID.
 	mu       sync.Mutex
 	state    string
 	finished time.Time
+	execID   string // the engine operation id of the current execution; "" means ID
 }
 
 // OperationSpec describes an operation to register.
@@ -428,7 +455,7 @@ func (s *Session) StartOperation(spec OperationSpec) (*Operation, error) {
 		}
 	}
 	op := &Operation{ID: spec.ID, Kind: spec.Kind, Statement: spec.Statement, Started: time.Now(), EngineID: eng.ID, s: s,
-		expired: make(chan struct{}), state: OpRunning}
+		expired: make(chan struct{}), cancelled: make(chan struct{}), state: OpRunning}
 	op.touch()
 	s.ops[spec.ID] = op
 	return op, nil
@@ -449,9 +476,13 @@ func (op *Operation) Sent(rows, bytes int64) {
 	op.Touch()
 }
 
-// SetState records the operation's state.
+// SetState records the operation's state. An operation cancelled by Cancel stays CANCELED,
+// whatever its execution reports afterwards.
 func (op *Operation) SetState(state string) {
 	op.mu.Lock()
+	if op.isCancelled() {
+		state = OpCanceled
+	}
 	op.state = state
 	if state != OpRunning && op.finished.IsZero() {
 		op.finished = time.Now()
@@ -473,6 +504,53 @@ func (s *Session) Operation(id string) *Operation {
 	defer s.mu.Unlock()
 	return s.ops[id]
 }
+
+// SetExecutionID records the engine operation id the operation currently runs under, when it
+// is not the operation's ID (an HS2 statement executed again for FETCH_FIRST).
+func (op *Operation) SetExecutionID(id string) {
+	op.mu.Lock()
+	op.execID = id
+	op.mu.Unlock()
+}
+
+func (op *Operation) executionID() string {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.execID == "" {
+		return op.ID
+	}
+	return op.execID
+}
+
+// Cancel stops the operation from outside its frontend (an administrator): it is CANCELED
+// from now on, the engine is asked to interrupt its execution (Session.Interrupt), and then
+// Cancelled is closed, on which the owning frontend ends the client's call or reports the
+// cancellation at its next poll. The interrupt's failure is returned, but the operation is
+// cancelled on the bridge either way. Only the first call does anything.
+func (op *Operation) Cancel(ctx context.Context) error {
+	if !op.cancelReq.CompareAndSwap(false, true) {
+		return nil
+	}
+	op.mu.Lock()
+	op.state = OpCanceled
+	if op.finished.IsZero() {
+		op.finished = time.Now()
+	}
+	op.mu.Unlock()
+	err := op.s.Interrupt(ctx, op.executionID())
+	close(op.cancelled)
+	return err
+}
+
+// ErrCancelledByAdmin is what a frontend reports for an operation an operator cancelled,
+// when the engine has not ended the call with its own error meanwhile.
+var ErrCancelledByAdmin error = newError(KindCanceled, nil, "[OPERATION_CANCELED] the operation was cancelled by an administrator of the bridge")
+
+// Cancelled is closed when Cancel has cancelled the operation.
+func (op *Operation) Cancelled() <-chan struct{} { return op.cancelled }
+
+// isCancelled reports whether Cancel has been called.
+func (op *Operation) isCancelled() bool { return op.cancelReq.Load() }
 
 // Expired is closed when the idle reaper has ended the operation, or its session ended. The frontend that owns
 // it then frees what it holds.

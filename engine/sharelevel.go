@@ -64,6 +64,14 @@ type placement struct {
 	idleTimeout time.Duration
 }
 
+// master is the Spark master an engine of p is launched on; "" for a static engine.
+func (p placement) master(cfg Config) string {
+	if p.static != "" {
+		return ""
+	}
+	return cfg.Master
+}
+
 // place decides the engine for a session request.
 func (m *Manager) place(req SessionRequest, sessionID string) (placement, error) {
 	level := m.cfg.ShareLevel

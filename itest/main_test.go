@@ -31,6 +31,7 @@ type bridgeProc struct {
 	thriftAddr  string
 	httpAddr    string
 	connectAddr string
+	adminAddr   string
 	logPath     string
 	sparkHome   string
 	venv        string
@@ -167,10 +168,16 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 	if err != nil {
 		return nil, err
 	}
+	// Every bridge gets an admin port of its own: the default, 127.0.0.1:10019, is one per host.
+	aport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	b := &bridgeProc{
 		httpAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(hport)),
 		thriftAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(tport)),
 		connectAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport)),
+		adminAddr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(aport)),
 		logPath:     filepath.Join(work, "bridge.log"),
 		sparkHome:   sparkHome,
 		venv:        venv,
@@ -200,6 +207,7 @@ func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string
 		"-thrift-addr", b.thriftAddr,
 		"-connect-addr", b.connectAddr,
 		"-http-addr", b.httpAddr,
+		"-admin-addr", b.adminAddr,
 		"-engine-log-dir", filepath.Join(work, "engines"),
 		// The catalog, as make run has it: a supervised metastore and the warehouse here.
 		"-data-dir", filepath.Join(work, "data"),

@@ -24,7 +24,9 @@
 //     its requests), or when the engine layer's idle reaper ends it (noticed at the next
 //     call); its operations are closed and its engine session released.
 //   - An operation ends with CloseOperation or with its session; CancelOperation cancels the
-//     engine call first. Every operation a client holds a handle to, metadata calls
+//     engine call first. An operator's cancel (engine.Operation.Cancel, from the admin API)
+//     is observed on the operation's own goroutine: the engine call is cancelled and the
+//     client's next poll reads CANCELED_STATE. Every operation a client holds a handle to, metadata calls
 //     included, is in the engine layer's registry while it lives; when the registry expires an idle one, the operation's own
 //     goroutine frees it. An operation is the HS2 state machine (operation.go) and owns its
 //     result (cursor.go); the lock order is written there.

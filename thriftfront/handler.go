@@ -95,9 +95,9 @@ func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error)
 		return nil, invalidHandle("session")
 	}
 	select {
-	case <-s.es.Done(): // ended by the engine layer's idle reaper: free what it holds here
+	case <-s.es.Done(): // ended by the engine layer (idle reaper, administrator): free what it holds here
 		h.closeSession(s)
-		return nil, &wireError{msg: "Invalid session handle: the session was closed after being idle", sqlState: "HY000", code: codeInvalidHandle}
+		return nil, &wireError{msg: "Invalid session handle: the session was " + s.es.EndReason(), sqlState: "HY000", code: codeInvalidHandle}
 	default:
 	}
 	return s, nil
@@ -378,14 +378,25 @@ func (h *Handler) register(op *operation, kind, statement string) error {
 		eop.End()
 		return invalidHandle("session")
 	}
-	// The registry's idle reaper only says the operation expired; freeing it is the
-	// frontend's job, on a goroutine the operation owns.
+	// The registry only says the operation expired, or that an operator cancelled it
+	// (engine.Operation.Cancel, which has interrupted the engine execution already);
+	// freeing or cancelling it is the frontend's job, on a goroutine the operation owns.
 	go func() {
-		select {
-		case <-eop.Expired():
-			h.detachOp(op)
-			op.close()
-		case <-op.closed:
+		cancelled := eop.Cancelled()
+		for {
+			select {
+			case <-cancelled:
+				cancelled = nil
+				op.logf("Cancelled by an administrator")
+				op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
+				op.cancel()
+			case <-eop.Expired():
+				h.detachOp(op)
+				op.close()
+				return
+			case <-op.closed:
+				return
+			}
 		}
 	}()
 	return nil

@@ -196,6 +196,9 @@ func (op *operation) currentExecID() string {
 // execute starts an execution of the statement with engine operation id execID and reads
 // up to its first Arrow batch, replacing any earlier execution's stream and buffers.
 func (op *operation) execute(execID string) error {
+	if op.eop != nil {
+		op.eop.SetExecutionID(execID) // what an operator's cancel interrupts
+	}
 	sctx, scancel := context.WithCancel(op.ctx)
 	stream, err := op.sess.es.Execute(sctx, engine.ExecuteRequest{OperationID: execID, ClientType: clientType,
 		Plan: translate.StatementPlan(op.query)})

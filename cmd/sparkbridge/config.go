@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -17,8 +18,35 @@ import (
 type fileConfig struct {
 	ThriftAddr  string        `json:"thrift_addr"`
 	ConnectAddr string        `json:"connect_addr"`
+	Admin       adminConfig   `json:"admin"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
+}
+
+// adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins
+// the -admins list.
+type adminConfig struct {
+	Addr        string   `json:"addr"`
+	TLSCert     string   `json:"tls_cert"`
+	TLSKey      string   `json:"tls_key"`
+	Admins      []string `json:"admins"`
+	EngineGrace duration `json:"engine_grace"`
+}
+
+// apply lays the file's admin settings under the flags (the caller re-applies the flags
+// given on the command line afterwards).
+func (ac adminConfig) apply(addr, cert, key, admins *string, grace *time.Duration) {
+	for dst, v := range map[*string]string{addr: ac.Addr, cert: ac.TLSCert, key: ac.TLSKey} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if ac.Admins != nil {
+		*admins = strings.Join(ac.Admins, ",")
+	}
+	if ac.EngineGrace.set {
+		*grace = ac.EngineGrace.d
+	}
 }
 
 // catalogConfig is the file's "catalog" object; each key matches a flag.

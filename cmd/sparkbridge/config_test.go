@@ -74,3 +74,20 @@ func TestConfigFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigFileAdminKeys(t *testing.T) {
+	fc, err := loadConfigFile(writeConfig(t, `{"admin": {"addr": "0.0.0.0:10019", "tls_cert": "c.pem", "tls_key": "k.pem",
+		"admins": ["alice", "bob"], "engine_grace": "5m"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, cert, key, admins := "127.0.0.1:10019", "", "", ""
+	grace := time.Minute
+	fc.Admin.apply(&addr, &cert, &key, &admins, &grace)
+	if addr != "0.0.0.0:10019" || cert != "c.pem" || key != "k.pem" || admins != "alice,bob" || grace != 5*time.Minute {
+		t.Fatalf("admin config: %s %s %s %q %s", addr, cert, key, admins, grace)
+	}
+	if got := splitList(" alice, ,bob "); len(got) != 2 || got[0] != "alice" || got[1] != "bob" {
+		t.Fatalf("splitList = %q", got)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/sparkbridge/sparkbridge/admin"
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -50,6 +51,12 @@ func (c confFlag) Set(v string) error {
 func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
+		case "admin":
+			if err := adminTool(os.Args[2:], os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "sparkbridge admin:", err)
+				os.Exit(2)
+			}
+			return
 		case "hash-password", "new-token":
 			if err := credentialTool(os.Args[1], os.Args[2:]); err != nil {
 				fmt.Fprintln(os.Stderr, "sparkbridge:", err)
@@ -117,7 +124,13 @@ func run() error {
 	flag.IntVar(&mcfg.Port, "metastore-port", 0, "loopback port of the supervised metastore (0: a free port)")
 	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
-	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
+	acfg := admin.DefaultConfig()
+	adminAddr := flag.String("admin-addr", admin.DefaultAddr, "admin API, /healthz, /readyz, /metrics and pprof listen address (empty: off); off loopback it needs -admin-tls-cert and -admins")
+	adminCert := flag.String("admin-tls-cert", "", "PEM certificate for TLS on the admin port (default: the -thrift-tls-cert, else the -connect-tls-cert)")
+	adminKey := flag.String("admin-tls-key", "", "PEM private key for TLS on the admin port (default: the -thrift-tls-key, else the -connect-tls-key)")
+	admins := flag.String("admins", "", "comma-separated users allowed into the admin API with HTTP Basic credentials checked by -auth (empty: nobody, unless the admin address is loopback, where it is then open)")
+	flag.DurationVar(&acfg.EngineDrainGrace, "admin-engine-grace", acfg.EngineDrainGrace, "how long an engine drained through the admin API keeps serving its sessions before it stops (a request's ?grace= wins)")
+	debugAddr := flag.String("debug-addr", "", "deprecated: pprof is served on the admin port (-admin-addr) at /debug/pprof/; this sets -admin-addr when that is not given")
 	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
 	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
 	flag.IntVar(&tcfg.MaxFrameSize, "thrift-max-message-size", tcfg.MaxFrameSize, "largest HiveServer2 request (SASL frame or HTTP body) in bytes; what one connection can make the bridge allocate while decoding is bounded by what it really sent, and never exceeds this")
@@ -149,6 +162,7 @@ func run() error {
 		if fc.ConnectAddr != "" {
 			*connectAddr = fc.ConnectAddr
 		}
+		fc.Admin.apply(adminAddr, adminCert, adminKey, admins, &acfg.EngineDrainGrace)
 		if fc.Engine.ShareLevel != "" {
 			*shareLevel = string(ecfg.ShareLevel)
 		}
@@ -162,6 +176,8 @@ func run() error {
 	for k, v := range cliConf {
 		ecfg.SparkConf[k] = v
 	}
+	adminGiven := false
+	flag.Visit(func(f *flag.Flag) { adminGiven = adminGiven || f.Name == "admin-addr" })
 	lvl, err := logrus.ParseLevel(*logLevel)
 	if err != nil {
 		return err
@@ -174,6 +190,12 @@ func run() error {
 		logrus.StandardLogger().WriterLevel(logrus.WarnLevel), logrus.StandardLogger().WriterLevel(logrus.ErrorLevel)))
 
 	raiseFDLimit(log)
+	if *debugAddr != "" {
+		if !adminGiven && *adminAddr == admin.DefaultAddr {
+			*adminAddr = *debugAddr
+		}
+		log.WithField("admin_addr", *adminAddr).Warn("-debug-addr is deprecated: pprof is served on the admin port at /debug/pprof/; use -admin-addr")
+	}
 
 	if ecfg.SparkHome == "" {
 		return errors.New("no Spark installation: pass -spark-home or set SPARK_HOME (make run does this)")
@@ -262,6 +284,21 @@ func run() error {
 	} else if n > 0 {
 		log.WithField("engines", n).Info("adopted detached engines left running by a previous bridge")
 	}
+	var asrv *admin.Server
+	var aln net.Listener
+	if *adminAddr != "" {
+		acfg.Addr, acfg.Auth = *adminAddr, provider
+		acfg.Admins = splitList(*admins)
+		if acfg.TLS, err = adminTLS(*adminCert, *adminKey, [][2]string{{*hs2Cert, *hs2Key}, {*tlsCert, *tlsKey}}); err != nil {
+			return err
+		}
+		if asrv, err = admin.New(acfg, mgr, log); err != nil {
+			return err
+		}
+		if aln, err = net.Listen("tcp", *adminAddr); err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+	}
 	handler := thriftfront.NewHandler(tcfg, mgr, log)
 	tsrv := thriftfront.NewServer(tcfg, handler, log)
 	csrv := connectfront.New(ccfg, mgr, log)
@@ -284,7 +321,7 @@ func run() error {
 		log.Warn("auth mode NONE: every user name is trusted; use -auth FILE outside a trusted network")
 	}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var hsrv *http.Server
 	var hh *thriftfront.HTTPHandler
 	if *httpAddr != "" {
@@ -313,18 +350,30 @@ func run() error {
 			}
 		}()
 	}
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			tln.Close()
-			cln.Close()
-			return fmt.Errorf("debug listener: %w", err)
-		}
-		log.WithField("addr", dln.Addr().String()).Info("pprof listening at /debug/pprof/")
-		go func() { _ = http.Serve(dln, debugMux()) }()
+	// The admin server is owned here: it serves through the drain (so that /readyz says 503
+	// and operators can watch), and stops after everything else.
+	adminDone := make(chan struct{})
+	if asrv != nil {
+		go func() {
+			defer close(adminDone)
+			if err := asrv.Serve(aln); err != nil {
+				errc <- fmt.Errorf("admin server: %w", err)
+			}
+		}()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = asrv.Shutdown(ctx)
+			<-adminDone
+		}()
+	} else {
+		close(adminDone)
 	}
 	go func() { errc <- tsrv.Serve(tln) }()
 	go func() { errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, log)) }()
+	if asrv != nil {
+		asrv.SetReady(true)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -340,6 +389,37 @@ func run() error {
 	b.shutdown(sig)
 	log.Info("sparkbridge stopped")
 	return serveErr
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// adminTLS is the admin port's TLS: its own certificate and key when given, else the first
+// pair of fallbacks (the HiveServer2 ports', then the Spark Connect port's) that is set;
+// nil when none is.
+func adminTLS(cert, key string, fallbacks [][2]string) (*tls.Config, error) {
+	for _, fb := range fallbacks {
+		if cert != "" || key != "" {
+			break
+		}
+		cert, key = fb[0], fb[1]
+	}
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("admin TLS: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // raiseFDLimit lifts the soft open-files limit to the hard one: every client connection
