@@ -72,6 +72,17 @@ type Engine struct {
 	Started    time.Time `json:"started"`
 	// IdleSeconds is how long the engine has had no session; 0 while it has some.
 	IdleSeconds float64 `json:"idle_seconds"`
+	// Cluster is the cluster manager's view of the engine's driver, on a cluster master.
+	Cluster *ClusterView `json:"cluster,omitempty"`
+}
+
+// ClusterView is what the cluster manager (standalone Master, YARN, Kubernetes) last said of
+// an engine's driver.
+type ClusterView struct {
+	State   string    `json:"state,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Checked time.Time `json:"checked"`
+	Error   string    `json:"error,omitempty"`
 }
 
 func sessionOf(in engine.SessionInfo) Session {
@@ -95,8 +106,12 @@ func operationOf(in engine.OperationInfo) Operation {
 }
 
 func engineOf(in engine.EngineInfo) Engine {
-	return Engine{ID: in.ID, Key: in.Key, User: in.User, ShareLevel: string(in.ShareLevel), Static: in.Static, State: in.State, AppID: in.AppID,
+	e := Engine{ID: in.ID, Key: in.Key, User: in.User, ShareLevel: string(in.ShareLevel), Static: in.Static, State: in.State, AppID: in.AppID,
 		Master: in.Master, PID: in.PID, Address: in.Addr, Sessions: in.Sessions, Started: in.Started, IdleSeconds: in.Idle.Seconds()}
+	if c := in.Cluster; !c.Checked.IsZero() {
+		e.Cluster = &ClusterView{State: c.State, Host: c.Host, Checked: c.Checked, Error: c.Err}
+	}
+	return e
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

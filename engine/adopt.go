@@ -8,10 +8,16 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// detached reports whether eng outlives the bridge: a cluster-mode engine with Detach on.
+// detached reports whether eng outlives the bridge: a launched engine, with Detach on.
 func (m *Manager) detached(eng *Engine) bool {
-	_, cluster := eng.proc.(*clusterProcess)
-	return cluster && m.cfg.Detach && m.cfg.Store != nil
+	if !m.cfg.Detach || m.cfg.Store == nil || eng.Static != "" {
+		return false
+	}
+	switch eng.proc.(type) {
+	case *clusterProcess, *localProcess, *orphanProcess:
+		return true
+	}
+	return false
 }
 
 // record keeps a detached engine in the store.
@@ -19,10 +25,17 @@ func (m *Manager) record(eng *Engine) {
 	if !m.detached(eng) {
 		return
 	}
-	cp := eng.proc.(*clusterProcess)
-	err := m.cfg.Store.Put(EngineRecord{ID: eng.ID, Key: eng.Key, User: eng.User, Level: eng.Level, Addr: cp.addr, Token: cp.token,
-		AppID: cp.appID, DriverID: cp.driverID, Master: cp.master, SparkHome: cp.home, Started: eng.Started, IdleTimeout: eng.IdleTimeout})
-	if err != nil {
+	r := EngineRecord{ID: eng.ID, Key: eng.Key, User: eng.User, Level: eng.Level, Addr: eng.proc.Addr(), Token: eng.proc.Token(),
+		AppID: eng.appID, Master: eng.Master, SparkHome: m.cfg.SparkHome, Started: eng.Started, IdleTimeout: eng.IdleTimeout}
+	switch p := eng.proc.(type) {
+	case *clusterProcess:
+		r.DriverID, r.Master, r.SparkHome = p.driverID, p.master, p.home
+	case *localProcess:
+		r.PID, r.ProcStart = p.PID(), p.started
+	case *orphanProcess:
+		r.PID, r.ProcStart = p.pid, p.start
+	}
+	if err := m.cfg.Store.Put(r); err != nil {
 		m.log.WithError(err).WithField("engine", eng.ID).Error("cannot record a detached engine; a restarted bridge will not find it (it still stops itself when idle)")
 	}
 }
@@ -53,8 +66,18 @@ func (m *Manager) Adopt(ctx context.Context) (int, error) {
 	adopted := 0
 	for _, r := range recs {
 		log := m.log.WithFields(logrus.Fields{"engine": r.ID, "key": r.Key, "app_id": r.AppID, "addr": r.Addr})
-		proc := &clusterProcess{addr: r.Addr, token: r.Token, appID: r.AppID, driverID: r.DriverID, master: r.Master, home: r.SparkHome,
+		var proc Process = &clusterProcess{addr: r.Addr, token: r.Token, appID: r.AppID, driverID: r.DriverID, master: r.Master, home: r.SparkHome,
 			logPath: filepath.Join(m.cfg.LogDir, r.ID+"-adopted.log"), cm: newClusterManager(m.cfg, r.SparkHome, r.Master), done: make(chan struct{})}
+		if r.PID != 0 {
+			op := &orphanProcess{pid: r.PID, start: r.ProcStart, addr: r.Addr, token: r.Token, appID: r.AppID, grace: m.cfg.StopTimeout,
+				done: make(chan struct{})}
+			if !op.alive() {
+				log.Info("a recorded client-mode engine is no longer running; forgetting it")
+				_ = m.cfg.Store.Delete(r.ID)
+				continue
+			}
+			proc = op
+		}
 		eng, err := m.adopt(ctx, r, proc)
 		if err != nil {
 			log.WithError(err).Warn("a recorded engine does not answer; forgetting it and killing it through its cluster manager")
@@ -64,6 +87,11 @@ func (m *Manager) Adopt(ctx context.Context) (int, error) {
 			cancel()
 			continue
 		}
+		if op, ok := proc.(*orphanProcess); ok {
+			m.wg.Add(1)
+			go func() { defer m.wg.Done(); op.poll(m.ctx) }()
+		}
+		m.refreshCluster(ctx, eng)
 		adopted++
 		log.Info("adopted a running engine")
 		m.wg.Add(1)
@@ -72,7 +100,7 @@ func (m *Manager) Adopt(ctx context.Context) (int, error) {
 	return adopted, nil
 }
 
-func (m *Manager) adopt(ctx context.Context, r EngineRecord, proc *clusterProcess) (*Engine, error) {
+func (m *Manager) adopt(ctx context.Context, r EngineRecord, proc Process) (*Engine, error) {
 	conn, err := m.dial(proc)
 	if err != nil {
 		return nil, err
@@ -85,7 +113,8 @@ func (m *Manager) adopt(ctx context.Context, r EngineRecord, proc *clusterProces
 		return nil, normalise(err)
 	}
 	eng := &Engine{ID: r.ID, Key: r.Key, User: r.User, Level: r.Level, Started: r.Started, Version: version, IdleTimeout: r.IdleTimeout,
-		Master: r.Master, proc: proc, conn: conn, idleSince: time.Now()}
+		Master: r.Master, proc: proc, conn: conn, idleSince: time.Now(), appID: r.AppID}
+	eng.cm, eng.ref = m.clusterOf(proc, r.Master, r.AppID)
 	sl := &slot{ready: make(chan struct{}), eng: eng}
 	close(sl.ready)
 	m.mu.Lock()

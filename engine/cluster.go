@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -224,12 +223,6 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 	}
 	conf["spark.plugins"] = appendList(conf["spark.plugins"], RegistrationPlugin)
 	conf[registerURLConf] = l.cfg.RegisterURL
-	if spec.IdleTimeout > 0 {
-		// The driver is no child of the bridge: it must stop itself when idle, even when no
-		// bridge is left to stop it.
-		conf["spark.plugins"] = appendList(conf["spark.plugins"], IdleStopPlugin)
-		conf[idleTimeoutConf] = strconv.FormatInt(spec.IdleTimeout.Milliseconds(), 10)
-	}
 	args := l.submitArgs(spec, DeployCluster, ClusterServerClass, conf)
 	// The driver's primary resource is the bridge's JVM jar, which holds the main class; the
 	// Spark Connect server itself ships in Spark's own jars, which every worker has.

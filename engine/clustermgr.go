@@ -13,6 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 )
 
 // DriverStatus is a cluster manager's view of an engine's driver: the state in its own
@@ -295,4 +299,61 @@ func k8sName(name string, max int) string {
 		s = strings.TrimRight(s[:max], "-")
 	}
 	return s
+}
+
+// clusterOf is the cluster manager of an engine launched on master, and how it names the
+// engine's driver: a cluster-mode driver by what it registered, a client-mode engine by its
+// application (whose executors the cluster manager runs). A local master, and a client-mode
+// engine on Kubernetes (whose driver is no pod), have none.
+func (m *Manager) clusterOf(proc Process, master, appID string) (clusterManager, driverRef) {
+	if cp, ok := proc.(*clusterProcess); ok {
+		return cp.cm, cp.ref()
+	}
+	switch MasterKind(master) {
+	case "spark", "yarn":
+		return newClusterManager(m.cfg, m.cfg.SparkHome, master), driverRef{AppID: appID}
+	}
+	return nil, driverRef{}
+}
+
+// refreshCluster asks the cluster manager for its view of eng's driver and keeps it; a
+// failed check keeps the last view, with the error.
+func (m *Manager) refreshCluster(ctx context.Context, eng *Engine) DriverStatus {
+	if eng.cm == nil {
+		return DriverStatus{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := eng.cm.status(ctx, eng.ref)
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	if err != nil {
+		eng.cluster.Err = err.Error()
+	} else {
+		eng.cluster = st
+	}
+	eng.cluster.Checked = time.Now()
+	return eng.cluster
+}
+
+// engineAppID asks an engine for its Spark application id, in a short session of the
+// bridge's own; "" when it does not say.
+func engineAppID(ctx context.Context, conn Conn) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sid := uuid.NewString()
+	uc := &connect.UserContext{UserId: "sparkbridge", UserName: "sparkbridge"}
+	resp, err := conn.Config(ctx, &connect.ConfigRequest{SessionId: sid, UserContext: uc,
+		Operation: &connect.ConfigRequest_Operation{OpType: &connect.ConfigRequest_Operation_GetOption{
+			GetOption: &connect.ConfigRequest_GetOption{Keys: []string{"spark.app.id"}}}}})
+	_ = conn.ReleaseSession(ctx, &connect.ReleaseSessionRequest{SessionId: sid, UserContext: uc})
+	if err != nil {
+		return ""
+	}
+	for _, kv := range resp.GetPairs() {
+		if kv.GetKey() == "spark.app.id" {
+			return kv.GetValue()
+		}
+	}
+	return ""
 }

@@ -48,16 +48,23 @@
 //     the engine-side Spark Connect session is released (at the CONNECTION level, the
 //     engine stops). Session.Detach forgets a session the client released itself. Sessions
 //     still open when the Manager closes fail from then on.
-//   - In cluster deploy mode (a spark:// master) the Master runs the driver on a worker; the
-//     launch waits for the driver's JVM plugin to register its Connect address at the
-//     Registrar with a one-time launch token, and the engine is stopped through the Master.
-//     With Config.Detach such an engine outlives the bridge: it is recorded in the
-//     EngineStore, left running by Manager.Close, adopted again by the next bridge's
-//     Manager.Adopt, and stops itself when idle (IdleStopPlugin) even with no bridge alive.
-//   - Manager.Close stops every engine it launched (detached ones excepted), a launch that completes while it runs
-//     included (that engine is stopped, never registered); no JVM outlives the bridge. It
-//     returns when its ctx ends, engines still stopping being killed. Engine processes also
-//     carry a parent-death signal, so they die with a crashed bridge.
+//   - In cluster deploy mode (a spark://, yarn or k8s:// master) the cluster manager runs
+//     the driver; the launch waits for the driver's JVM plugin to register its Connect
+//     address at the Registrar with a one-time launch token. The driver's secrets reach it
+//     by environment (standalone), a 0600 --files file (YARN) or a Kubernetes secret, never
+//     on argv. A clusterManager (clustermgr.go) stops such a driver and reports the cluster
+//     manager's view of it (DriverStatus), refreshed at every liveness probe; a driver it
+//     reports ended is lost at once.
+//   - With Config.Detach an engine outlives the bridge: a cluster-mode driver, or a
+//     client-mode driver started in its own session without the parent-death signal. It is
+//     recorded in the EngineStore, left running by Manager.Close, adopted again by the next
+//     bridge's Manager.Adopt (a client-mode one as an orphanProcess, known by pid and start
+//     time), and stops itself when idle (IdleStopPlugin) even with no bridge alive.
+//   - Manager.Close stops every engine it launched (detached ones excepted), a launch that
+//     completes while it runs included (that engine is stopped, never registered); no JVM
+//     but a detached engine outlives the bridge. It returns when its ctx ends, engines still
+//     stopping being killed. Other engine processes carry a parent-death signal, so they die
+//     with a crashed bridge.
 //
 // engine may import proto/spark/connect (the messages, not connectgrpc), logrus, uuid and the
 // standard library; engine/transport may import grpc, errdetails and connectgrpc too. Neither may import

@@ -28,6 +28,13 @@ type Engine struct {
 
 	proc Process
 	conn Conn
+	// appID is the engine's Spark application id: registered by a cluster-mode driver,
+	// asked of any other engine once it is ready.
+	appID string
+	// cm and ref reach the cluster manager that runs the engine's driver (or, in client
+	// mode, its executors); cm is nil for a local master and static engines.
+	cm  clusterManager
+	ref driverRef
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -42,6 +49,8 @@ type Engine struct {
 	idleSince   time.Time // when sessions last dropped to 0
 	probeFails  int
 	lastProbe   time.Time
+	// cluster is the cluster manager's last view of the driver.
+	cluster DriverStatus
 }
 
 // EngineInfo describes an engine for introspection.
@@ -63,6 +72,9 @@ type EngineInfo struct {
 	Started  time.Time
 	// Idle is how long the engine has had no sessions; 0 while it has some.
 	Idle time.Duration
+	// Cluster is the cluster manager's view of the engine's driver (state, host), as of its
+	// last liveness probe; empty on a local master.
+	Cluster DriverStatus
 }
 
 // Engine states, as EngineInfo reports them.
@@ -95,8 +107,8 @@ func (e *Engine) info() EngineInfo {
 	if e.sessions == 0 {
 		idle = time.Since(e.idleSince)
 	}
-	return EngineInfo{ID: e.ID, Key: e.Key, User: e.User, ShareLevel: e.Level, Static: e.Static, PID: e.proc.PID(), Addr: e.proc.Addr(), AppID: appID(e.proc),
-		Master: e.Master, State: st, Sessions: e.sessions, Started: e.Started, Idle: idle}
+	return EngineInfo{ID: e.ID, Key: e.Key, User: e.User, ShareLevel: e.Level, Static: e.Static, PID: e.proc.PID(), Addr: e.proc.Addr(), AppID: e.appID,
+		Master: e.Master, State: st, Sessions: e.sessions, Started: e.Started, Idle: idle, Cluster: e.cluster}
 }
 
 func (e *Engine) alive() bool {

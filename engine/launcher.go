@@ -173,12 +173,19 @@ func (l *SparkSubmit) start(spec Spec, home, submit string) (*localProcess, erro
 	cmd.Stderr = logFile
 	// Own process group, so Stop reaches every process spark-submit starts; Pdeathsig, so the
 	// JVM dies with the bridge even when the bridge is killed without a chance to stop it.
+	// A detached engine outlives the bridge instead: its own session, no parent-death signal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if l.cfg.Detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, newError(KindUnavailable, err, "cannot start spark-submit")
 	}
+	// spark-submit execs the driver's JVM: this is the engine's process for good.
+	started, _ := procStart(cmd.Process.Pid)
 	p := &localProcess{
+		started: started,
 		cmd:     cmd,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		token:   token,
@@ -228,6 +235,12 @@ func (l *SparkSubmit) engineConf(spec Spec, port int) map[string]string {
 		conf["spark.connect.grpc.interceptor.classes"] = appendList(conf["spark.connect.grpc.interceptor.classes"], PluginInterceptor)
 	}
 	delete(conf, "spark.connect.authenticate.token")
+	if spec.IdleTimeout > 0 && l.cfg.PluginJar != "" && (l.cfg.Detach || l.cfg.DeployMode == DeployCluster) {
+		// The engine is no child of the bridge: it must stop itself when idle, even when no
+		// bridge is left to stop it.
+		conf["spark.plugins"] = appendList(conf["spark.plugins"], IdleStopPlugin)
+		conf[idleTimeoutConf] = strconv.FormatInt(spec.IdleTimeout.Milliseconds(), 10)
+	}
 	if l.cfg.DeployMode == DeployCluster {
 		// The driver runs where the cluster manager puts it: its host is the cluster's to
 		// choose, and its Connect server takes any free port there and registers it. A
@@ -257,7 +270,9 @@ func appendList(list, item string) string {
 
 // localProcess is an engine JVM started by SparkSubmit.
 type localProcess struct {
-	cmd     *exec.Cmd
+	cmd *exec.Cmd
+	// started is the process's start time (procStart), which a detached engine's record keeps.
+	started uint64
 	addr    string
 	token   string
 	logPath string

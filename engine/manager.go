@@ -381,7 +381,7 @@ func (m *Manager) launch(p placement, sl *slot) {
 		m.stopEngineWithin(stopCtx, eng, "its launch ended during bridge shutdown", nil)
 		return
 	}
-	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "app_id": appID(eng.proc),
+	log.WithFields(logrus.Fields{"engine": eng.ID, "pid": eng.proc.PID(), "addr": eng.proc.Addr(), "app_id": eng.appID,
 		"took": time.Since(start).Round(time.Millisecond)}).Info("engine ready")
 	m.record(eng)
 
@@ -451,6 +451,13 @@ func (m *Manager) start(p placement, id string) (*Engine, error) {
 		_ = conn.Close()
 		_ = proc.Stop(context.Background())
 		return nil, launchError(ctx, err, m.cfg.StartTimeout)
+	}
+	if eng.appID = appID(proc); eng.appID == "" {
+		eng.appID = engineAppID(ctx, conn)
+	}
+	if p.static == "" {
+		eng.cm, eng.ref = m.clusterOf(proc, eng.Master, eng.appID)
+		m.refreshCluster(ctx, eng)
 	}
 	return eng, nil
 }
@@ -767,7 +774,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	for _, e := range engines {
 		if m.detached(e) {
 			// It outlives the bridge, recorded for the next one; it stops itself when idle.
-			m.log.WithFields(logrus.Fields{"engine": e.ID, "key": e.Key, "app_id": appID(e.proc)}).Info("leaving detached engine running")
+			m.log.WithFields(logrus.Fields{"engine": e.ID, "key": e.Key, "app_id": e.appID}).Info("leaving detached engine running")
 			_ = e.conn.Close()
 			continue
 		}

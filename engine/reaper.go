@@ -81,6 +81,13 @@ func (m *Manager) checkLiveness(e *Engine) {
 	if m.ctx.Err() != nil {
 		return
 	}
+	// The cluster manager's word settles it at once: a driver it reports ended is lost,
+	// whatever the probe said.
+	if st := m.refreshCluster(m.ctx, e); st.Ended() && st.Err == "" {
+		m.log.WithFields(logrus.Fields{"engine": e.ID, "app_id": e.appID, "state": st.State}).Warn("the cluster manager reports the engine's driver gone")
+		m.stopEngine(e, "its cluster manager reports it "+st.State)
+		return
+	}
 	e.mu.Lock()
 	if err == nil {
 		e.probeFails = 0

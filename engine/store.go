@@ -16,14 +16,18 @@ import (
 // finds it again: where it listens and its secret, which Spark application and cluster
 // driver it is, and which routing key it serves.
 type EngineRecord struct {
-	ID          string        `json:"id"`
-	Key         string        `json:"key"`
-	User        string        `json:"user,omitempty"`
-	Level       ShareLevel    `json:"share_level"`
-	Addr        string        `json:"addr"`
-	Token       string        `json:"token"`
-	AppID       string        `json:"app_id,omitempty"`
-	DriverID    string        `json:"driver_id,omitempty"`
+	ID       string     `json:"id"`
+	Key      string     `json:"key"`
+	User     string     `json:"user,omitempty"`
+	Level    ShareLevel `json:"share_level"`
+	Addr     string     `json:"addr"`
+	Token    string     `json:"token"`
+	AppID    string     `json:"app_id,omitempty"`
+	DriverID string     `json:"driver_id,omitempty"`
+	// PID and ProcStart name a client-mode engine's process on the bridge's host (its pid
+	// and start time, which together survive pid reuse); 0 for a cluster-mode driver.
+	PID         int           `json:"pid,omitempty"`
+	ProcStart   uint64        `json:"proc_start,omitempty"`
 	Master      string        `json:"master"`
 	SparkHome   string        `json:"spark_home"`
 	Started     time.Time     `json:"started"`

@@ -131,20 +131,27 @@ func (c *standalone) state() (masterState, error) {
 
 // Engines launched with -master spark://… run their driver beside the bridge (client deploy
 // mode) and their executors in the cluster's worker: the Master grants the engine's
-// application the worker's cores, and a query's tasks run there.
+// application the worker's cores, and a query's tasks run there. With a cluster master,
+// engines are detached by default: the driver is no child of the bridge, outlives a bridge
+// restart, and the next bridge adopts it.
 func TestStandaloneClientMode(t *testing.T) {
 	dir, err := os.MkdirTemp(workDir, "standalone-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cluster := startStandalone(t, dir, 1, "1536m")
-	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
-		"-master", cluster.master, "-catalog", "in-memory",
-		"-conf", "spark.executor.memory=1g", "-conf", "spark.cores.max=1")
-	if err != nil {
-		t.Fatal(err)
+	start := func() *bridgeProc {
+		t.Helper()
+		b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{},
+			"-master", cluster.master, "-master-ui-url", cluster.masterUI, "-catalog", "in-memory",
+			"-conf", "spark.executor.memory=1g", "-conf", "spark.cores.max=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.cmd.Process.Kill() })
+		return b
 	}
-	defer func() { _ = b.stop() }()
+	b := start()
 
 	got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT count(*) AS n, sum(id) AS s FROM range(0, 1000000, 1, 4)")
 	if strings.Join(got, "\n") != "n,s\n1000000,499999500000" {
@@ -163,19 +170,75 @@ func TestStandaloneClientMode(t *testing.T) {
 	if app == "" || len(st.Workers) != 1 || st.Workers[0].CoresUsed != 1 || st.Workers[0].Host != "127.0.0.1" {
 		t.Fatalf("alice's engine holds no executor on the worker: %+v", st)
 	}
+	// The bridge keeps the engine's application id and the Master's view of it.
+	eng := onlyEngine(t, b)
+	if eng.AppID != app || eng.PID == 0 || eng.Cluster == nil || eng.Cluster.State != "RUNNING" || eng.Cluster.Error != "" {
+		t.Fatalf("the bridge's view of alice's engine: %+v, want application %s RUNNING on the Master", eng, app)
+	}
+	// The detached engine outlives every bridge: the test stops it.
+	t.Cleanup(func() { _ = syscall.Kill(-eng.PID, syscall.SIGKILL) })
 
 	// PySpark through the bridge lands on the same engine, hence the same application.
-	out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
+	pyspark := func(b *bridgeProc, query string) []string {
+		t.Helper()
+		out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
 import sys
 from pyspark.sql import SparkSession
 s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
-print(s.range(0, 100000, 1, 4).selectExpr("sum(id) AS s").collect()[0].s, s.conf.get("spark.app.id"))
-`, "sc://"+b.connectAddr+"/;user_id=alice")
-	fields := strings.Fields(out)
-	if len(fields) != 2 || fields[0] != "4999950000" || fields[1] != app {
-		t.Fatalf("PySpark printed %q, want the sum and application %s", out, app)
+print(s.sql(sys.argv[2]).collect()[0][0], s.conf.get("spark.app.id"))
+`, "sc://"+b.connectAddr+"/;user_id=alice", query)
+		return strings.Fields(out)
+	}
+	if fields := pyspark(b, "SELECT sum(id) FROM range(0, 100000, 1, 4)"); len(fields) != 2 || fields[0] != "4999950000" || fields[1] != app {
+		t.Fatalf("PySpark printed %q, want the sum and application %s", fields, app)
 	}
 	t.Logf("launch to ready, client mode: %s", engineReadyTook(b.log()))
+
+	beelineAt(t, b.thriftAddr, "alice", "", "CREATE GLOBAL TEMP VIEW kept AS SELECT 7 AS x")
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(eng.PID, 0); err != nil {
+		t.Fatalf("the detached client-mode engine stopped with the bridge: %v", err)
+	}
+	b = start()
+	if got := beelineAt(t, b.thriftAddr, "alice", "", "SELECT x FROM global_temp.kept"); strings.Join(got, "\n") != "x\n7" {
+		t.Fatalf("after a restart, beeline printed %q", got)
+	}
+	if fields := pyspark(b, "SELECT x FROM global_temp.kept"); len(fields) != 2 || fields[0] != "7" || fields[1] != app {
+		t.Fatalf("after a restart, PySpark printed %q, want 7 on application %s", fields, app)
+	}
+	if again := onlyEngine(t, b); again.ID != eng.ID || again.PID != eng.PID || !strings.Contains(b.log(), "adopted a running engine") {
+		t.Fatalf("after a restart the bridge runs %+v, want the adopted %s (pid %d)", again, eng.ID, eng.PID)
+	}
+	if st, err := cluster.state(); err != nil || len(st.ActiveApps) != 1 || st.ActiveApps[0].ID != app {
+		t.Fatalf("after a restart the cluster runs %+v (%v), want application %s alone", st.ActiveApps, err, app)
+	}
+}
+
+// apiEngine is an engine as the admin API lists it.
+type apiEngine struct {
+	ID      string `json:"id"`
+	AppID   string `json:"app_id"`
+	PID     int    `json:"pid"`
+	State   string `json:"state"`
+	Cluster *struct {
+		State string `json:"state"`
+		Host  string `json:"host"`
+		Error string `json:"error"`
+	} `json:"cluster"`
+}
+
+// onlyEngine is the one engine b runs, as its admin API shows it.
+func onlyEngine(t *testing.T, b *bridgeProc) apiEngine {
+	t.Helper()
+	var r struct {
+		Engines []apiEngine `json:"engines"`
+	}
+	if code := adminCall(t, b, http.MethodGet, "/api/v1/engines", &r); code != http.StatusOK || len(r.Engines) != 1 {
+		t.Fatalf("GET /api/v1/engines: %d %+v", code, r)
+	}
+	return r.Engines[0]
 }
 
 // In cluster deploy mode the standalone Master runs the engine's driver on the worker. The
@@ -218,6 +281,11 @@ func TestStandaloneClusterMode(t *testing.T) {
 	}
 	if !strings.Contains(b.log(), app) {
 		t.Fatalf("the bridge never heard of application %s; log:\n%s", app, b.logTail(40))
+	}
+	// The Master's view, kept by the bridge: the driver runs on the worker's host.
+	if eng := onlyEngine(t, b); eng.AppID != app || eng.PID != 0 || eng.Cluster == nil || eng.Cluster.State != "RUNNING" ||
+		eng.Cluster.Host != "127.0.0.1" {
+		t.Fatalf("the bridge's view of alice's engine: %+v, want application %s RUNNING on 127.0.0.1", eng, app)
 	}
 
 	out := runClient(t, 5*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", `
@@ -357,8 +425,8 @@ print(s.sql("SELECT x FROM global_temp.kept").collect()[0].x, s.conf.get("spark.
 	check(b, "SIGKILL and a restart")
 }
 
-// A cluster-mode driver that dies is noticed by the bridge's liveness probes: the engine is
-// reported lost and forgotten, and the next query launches a new engine (a new application).
+// A cluster-mode driver that dies is noticed at the bridge's next liveness probe, through the
+// Master's view of it: the engine is reported lost and forgotten, and the next query launches a new engine (a new application).
 func TestStandaloneLostDriverIsReplaced(t *testing.T) {
 	dir, err := os.MkdirTemp(workDir, "standalone-lost-")
 	if err != nil {
@@ -383,7 +451,9 @@ func TestStandaloneLostDriverIsReplaced(t *testing.T) {
 	if out, err := kill.CombinedOutput(); err != nil {
 		t.Fatalf("killing the driver: %v\n%s", err, out)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(b.log(), "failed three liveness probes"); time.Sleep(time.Second) {
+	// The Master reports the driver KILLED at the next liveness probe: the engine is lost at
+	// once, not three failed probes later.
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(b.log(), "its cluster manager reports it KILLED"); time.Sleep(time.Second) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the bridge never noticed the dead driver; log:\n%s", b.logTail(30))
 		}
@@ -401,7 +471,7 @@ func TestStandaloneLostDriverIsReplaced(t *testing.T) {
 // with this machine's rule (servers bind loopback) in the engines' confs: a real cluster
 // leaves the binding address unset or names the cluster network.
 func clusterModeBridge(dir string, cluster *standalone, extra ...string) (*bridgeProc, error) {
-	args := append([]string{"-master", cluster.master, "-deploy-mode", "cluster", "-catalog", "in-memory",
+	args := append([]string{"-master", cluster.master, "-master-ui-url", cluster.masterUI, "-deploy-mode", "cluster", "-catalog", "in-memory",
 		"-conf", "spark.connect.grpc.binding.address=127.0.0.1",
 		"-conf", "spark.driver.host=127.0.0.1", "-conf", "spark.driver.bindAddress=127.0.0.1",
 		"-conf", "spark.executor.memory=1g", "-conf", "spark.executor.cores=1"}, extra...)

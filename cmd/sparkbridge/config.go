@@ -83,6 +83,11 @@ type engineConfig struct {
 	Master                  string                         `json:"master"`
 	DeployMode              string                         `json:"deploy_mode"`
 	RegisterURL             string                         `json:"register_url"`
+	Detach                  string                         `json:"detach"`
+	MasterUIURL             string                         `json:"master_ui_url"`
+	YarnCommand             string                         `json:"yarn_cmd"`
+	Kubectl                 string                         `json:"kubectl"`
+	EngineJarURI            string                         `json:"engine_jar_uri"`
 	DriverMemory            string                         `json:"driver_memory"`
 	SparkConf               map[string]string              `json:"spark_conf"`
 	MasterConf              map[string]map[string]string   `json:"master_conf"`
@@ -155,6 +160,10 @@ func (ec engineConfig) apply(cfg *engine.Config) error {
 	setStr(&cfg.Master, ec.Master)
 	setStr(&cfg.DeployMode, ec.DeployMode)
 	setStr(&cfg.RegisterURL, ec.RegisterURL)
+	setStr(&cfg.MasterUI, ec.MasterUIURL)
+	setStr(&cfg.YarnCommand, ec.YarnCommand)
+	setStr(&cfg.Kubectl, ec.Kubectl)
+	setStr(&cfg.EngineJarURI, ec.EngineJarURI)
 	setStr(&cfg.DriverMemory, ec.DriverMemory)
 	setStr(&cfg.LogDir, ec.LogDir)
 	for k, v := range ec.SparkConf {

@@ -91,3 +91,38 @@ func TestConfigFileAdminKeys(t *testing.T) {
 		t.Fatalf("splitList = %q", got)
 	}
 }
+
+// The cluster keys reach the engine config, and -engine-detach's auto means on with a
+// cluster master only.
+func TestConfigFileClusterKeys(t *testing.T) {
+	fc, err := loadConfigFile(writeConfig(t, `{"engine": {
+		"master": "k8s://https://api:6443", "deploy_mode": "cluster", "detach": "false",
+		"master_ui_url": "http://m:8081", "yarn_cmd": "/opt/hadoop/bin/yarn", "kubectl": "/usr/local/bin/kubectl",
+		"engine_jar_uri": "local:///opt/sparkbridge/sparkbridge-jvm.jar"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	if err := fc.Engine.apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Master != "k8s://https://api:6443" || cfg.DeployMode != engine.DeployCluster || fc.Engine.Detach != "false" ||
+		cfg.MasterUI != "http://m:8081" || cfg.YarnCommand != "/opt/hadoop/bin/yarn" || cfg.Kubectl != "/usr/local/bin/kubectl" ||
+		cfg.EngineJarURI != "local:///opt/sparkbridge/sparkbridge-jvm.jar" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	for _, tc := range []struct {
+		flag, master string
+		want         bool
+	}{
+		{"auto", "local[*]", false}, {"auto", "spark://m:7077", true}, {"auto", "yarn", true}, {"auto", "k8s://https://api", true},
+		{"true", "local[2]", true}, {"false", "yarn", false},
+	} {
+		if got, err := detachMode(tc.flag, tc.master); err != nil || got != tc.want {
+			t.Errorf("detachMode(%s, %s) = %v, %v", tc.flag, tc.master, got, err)
+		}
+	}
+	if _, err := detachMode("yes", "yarn"); err == nil {
+		t.Error("detachMode accepted yes")
+	}
+}

@@ -87,9 +87,13 @@ func run() error {
 	connectAddr := flag.String("connect-addr", ":15002", "Spark Connect gRPC listen address")
 	flag.StringVar(&ecfg.SparkHome, "spark-home", os.Getenv("SPARK_HOME"), "Spark installation used to launch engines (default $SPARK_HOME)")
 	flag.StringVar(&ecfg.Master, "master", ecfg.Master, "Spark master for launched engines")
-	flag.StringVar(&ecfg.DeployMode, "deploy-mode", ecfg.DeployMode, "deploy mode of launched engines: client (the driver runs beside the bridge) or cluster (a spark:// master runs it; it registers its address)")
+	flag.StringVar(&ecfg.DeployMode, "deploy-mode", ecfg.DeployMode, "deploy mode of launched engines: client (the driver runs beside the bridge) or cluster (a spark://, yarn or k8s:// master runs it; it registers its address)")
 	registerAddr := flag.String("register-addr", "127.0.0.1:0", "in cluster deploy mode, where engines' drivers register their address (HTTP)")
-	detach := flag.String("engine-detach", "auto", "leave cluster-mode engines running when the bridge stops, and adopt them at the next start (auto: on in cluster deploy mode; true; false)")
+	detach := flag.String("engine-detach", "auto", "leave engines running when the bridge stops, and adopt them at the next start (auto: on with a cluster master, off with a local one; true; false)")
+	flag.StringVar(&ecfg.MasterUI, "master-ui-url", "", "a standalone Master's web UI, where the bridge reads the Master's view of each engine (default: http://MASTER-HOST:8080)")
+	flag.StringVar(&ecfg.YarnCommand, "yarn-cmd", "yarn", "the yarn command line, which kills YARN engines and reports their state")
+	flag.StringVar(&ecfg.Kubectl, "kubectl", "kubectl", "the kubectl command line, which keeps Kubernetes drivers' secrets in a Kubernetes secret and reports their pods' state")
+	flag.StringVar(&ecfg.EngineJarURI, "engine-jar-uri", "", "the sparkbridge JVM jar as cluster-mode drivers reach it: hdfs://, s3a://, https:// or local:// in a Kubernetes image (default: -jvm-jar's path, which must then exist on every node)")
 	flag.StringVar(&ecfg.RegisterURL, "register-url", "", "in cluster deploy mode, the registration URL as drivers reach it (default: http://REGISTER-ADDR/engines/register)")
 	flag.StringVar(&ecfg.DriverMemory, "driver-memory", ecfg.DriverMemory, "engine driver memory")
 	flag.StringVar(&ecfg.LogDir, "engine-log-dir", ecfg.LogDir, "directory for per-engine log files")
@@ -165,6 +169,9 @@ func run() error {
 		fc.Admin.apply(adminAddr, adminCert, adminKey, admins, &acfg.EngineDrainGrace)
 		if fc.Engine.ShareLevel != "" {
 			*shareLevel = string(ecfg.ShareLevel)
+		}
+		if fc.Engine.Detach != "" {
+			*detach = fc.Engine.Detach
 		}
 		fc.Catalog.apply(catalogMode, dataDir, metastoreURIs, warehouseDir, &mcfg, driverJars, dbPasswordFile)
 		for name, v := range given {
@@ -259,22 +266,14 @@ func run() error {
 		}()
 	}
 
+	if ecfg.Detach, err = detachMode(*detach, ecfg.Master); err != nil {
+		return err
+	}
 	launcher, stopRegistrar, err := newLauncher(&ecfg, *registerAddr, log)
 	if err != nil {
 		return err
 	}
 	defer stopRegistrar()
-	switch *detach {
-	case "auto":
-		ecfg.Detach = ecfg.DeployMode == engine.DeployCluster
-	case "true", "false":
-		ecfg.Detach = *detach == "true"
-	default:
-		return fmt.Errorf("-engine-detach %q: want auto, true or false", *detach)
-	}
-	if ecfg.Detach && ecfg.DeployMode != engine.DeployCluster {
-		return fmt.Errorf("-engine-detach needs -deploy-mode cluster: a client-mode engine is a child of the bridge")
-	}
 	if ecfg.Detach {
 		ecfg.Store = engine.NewFileStore(filepath.Join(*dataDir, "engines.json"))
 	}
@@ -442,6 +441,19 @@ func raiseFDLimit(log *logrus.Entry) {
 	log.WithFields(logrus.Fields{"from": old, "to": lim.Max}).Debug("raised the open-files limit")
 }
 
+// detachMode is -engine-detach for master: auto means on with a cluster master (standalone,
+// YARN, Kubernetes), whose engines run on the cluster or at least hold its executors, and off
+// with a local one, whose engines stay children of the bridge.
+func detachMode(flagValue, master string) (bool, error) {
+	switch flagValue {
+	case "auto":
+		return engine.MasterKind(master) != "local", nil
+	case "true", "false":
+		return flagValue == "true", nil
+	}
+	return false, fmt.Errorf("-engine-detach %q: want auto, true or false", flagValue)
+}
+
 // newLauncher is the spark-submit launcher for ecfg. In cluster deploy mode it also serves the
 // registration endpoint drivers call back on, at addr (and completes ecfg.RegisterURL); the
 // returned function stops it.
@@ -454,8 +466,8 @@ func newLauncher(ecfg *engine.Config, addr string, log *logrus.Entry) (*engine.S
 	default:
 		return nil, nil, fmt.Errorf("-deploy-mode %q: want client or cluster", ecfg.DeployMode)
 	}
-	if !strings.HasPrefix(ecfg.Master, "spark://") {
-		return nil, nil, fmt.Errorf("-deploy-mode cluster needs a spark:// (standalone) master; %q is not one", ecfg.Master)
+	if k := engine.MasterKind(ecfg.Master); k != "spark" && k != "yarn" && k != "k8s" {
+		return nil, nil, fmt.Errorf("-deploy-mode cluster needs a spark://, yarn or k8s:// master; %q is none", ecfg.Master)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
