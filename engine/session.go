@@ -526,12 +526,16 @@ func (op *Operation) executionID() string {
 // from now on, the engine is asked to interrupt its execution (Session.Interrupt), and then
 // Cancelled is closed, on which the owning frontend ends the client's call or reports the
 // cancellation at its next poll. The interrupt's failure is returned, but the operation is
-// cancelled on the bridge either way. Only the first call does anything.
+// cancelled on the bridge either way. Only the first call does anything, and none on an
+// operation that ended with an error or was cancelled already.
 func (op *Operation) Cancel(ctx context.Context) error {
-	if !op.cancelReq.CompareAndSwap(false, true) {
+	op.mu.Lock()
+	// An operation that failed keeps its error; a FINISHED one may still be sending its
+	// results (an HS2 cursor), so it can be cancelled.
+	if op.state == OpError || op.state == OpCanceled || !op.cancelReq.CompareAndSwap(false, true) {
+		op.mu.Unlock()
 		return nil
 	}
-	op.mu.Lock()
 	op.state = OpCanceled
 	if op.finished.IsZero() {
 		op.finished = time.Now()

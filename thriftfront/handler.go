@@ -388,7 +388,7 @@ func (h *Handler) register(op *operation, kind, statement string) error {
 			case <-cancelled:
 				cancelled = nil
 				op.logf("Cancelled by an administrator")
-				op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
+				op.cancelUnlessFailed()
 				op.cancel()
 			case <-eop.Expired():
 				h.detachOp(op)

@@ -140,19 +140,37 @@ func (op *operation) fail(err error) {
 			msg: fmt.Sprintf("Query timed out after %s", op.timeout), sqlState: "HYT00", code: codeTimeout})
 		return
 	}
-	if op.ctx.Err() != nil {
+	// An operator's cancel (engine.Operation.Cancel) marks the operation CANCELED before it
+	// interrupts the engine, whose error may reach here before Cancelled is seen.
+	if op.ctx.Err() != nil || (op.eop != nil && op.eop.State() == engine.OpCanceled) {
 		op.setState(hiveserver.TOperationState_CANCELED_STATE, nil)
 		return
 	}
 	op.setState(hiveserver.TOperationState_ERROR_STATE, err)
 }
 
+// cancelUnlessFailed makes the operation CANCELED, unless it already ended with an error or a
+// timeout, which the client keeps.
+func (op *operation) cancelUnlessFailed() {
+	op.transition(hiveserver.TOperationState_CANCELED_STATE, nil, true)
+}
+
 func (op *operation) setState(st hiveserver.TOperationState, err error) {
+	op.transition(st, err, false)
+}
+
+// transition moves the operation to st. A cancelled or closed operation stays so, whatever
+// its execution reports later; with keepFailure, so does one that failed or timed out.
+func (op *operation) transition(st hiveserver.TOperationState, err error, keepFailure bool) {
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	// A cancelled or closed operation stays so, whatever its execution reports later.
-	if op.state == hiveserver.TOperationState_CANCELED_STATE || op.state == hiveserver.TOperationState_CLOSED_STATE {
+	switch op.state {
+	case hiveserver.TOperationState_CANCELED_STATE, hiveserver.TOperationState_CLOSED_STATE:
 		return
+	case hiveserver.TOperationState_ERROR_STATE, hiveserver.TOperationState_TIMEDOUT_STATE:
+		if keepFailure {
+			return
+		}
 	}
 	op.state, op.err = st, err
 	switch st {

@@ -10,7 +10,8 @@
 //	               reattachable execution's stream does
 //	fail STATE     an analysis error with SQLSTATE STATE and error class FAKE_ERROR
 //	ddl            a statement with no result set (no Arrow batch)
-//	hang           a stream that sends nothing until the call is cancelled
+//	hang           a stream that sends nothing until the call is cancelled, or until
+//	               Interrupt names its operation id (then OPERATION_CANCELED, as Spark)
 //	progress       two execution-progress reports, then nothing until cancelled
 //	bytes N SIZE   N Arrow-batch responses of SIZE opaque bytes each (not Arrow: for
 //	               measuring transport, never for decoding)
@@ -63,6 +64,8 @@ type Spark struct {
 	sets map[string]string
 	// interrupts holds the operation ids of Interrupt calls.
 	interrupts []string
+	// hanging holds, by operation id, the "hang" executions an Interrupt ends.
+	hanging map[string]chan struct{}
 }
 
 // Sets returns the confs set through Config so far.
@@ -191,6 +194,10 @@ func (f *Spark) Interrupt(ctx context.Context, req *connect.InterruptRequest) (*
 	f.sawUser(req.GetUserContext())
 	f.mu.Lock()
 	f.interrupts = append(f.interrupts, req.GetOperationId())
+	if stop, ok := f.hanging[req.GetOperationId()]; ok {
+		close(stop)
+		delete(f.hanging, req.GetOperationId())
+	}
 	f.mu.Unlock()
 	return &connect.InterruptResponse{SessionId: req.SessionId, InterruptedIds: []string{req.GetOperationId()}}, nil
 }
@@ -263,8 +270,27 @@ func (f *Spark) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.ServerS
 		<-stream.Context().Done()
 		return stream.Context().Err()
 	case q == "hang":
-		<-stream.Context().Done()
-		return stream.Context().Err()
+		// As Spark does, an interrupt ends the execution with OPERATION_CANCELED.
+		stop := make(chan struct{})
+		f.mu.Lock()
+		if f.hanging == nil {
+			f.hanging = map[string]chan struct{}{}
+		}
+		f.hanging[req.GetOperationId()] = stop
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			if f.hanging[req.GetOperationId()] == stop {
+				delete(f.hanging, req.GetOperationId())
+			}
+			f.mu.Unlock()
+		}()
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-stop:
+			return sparkError("HY008", "OPERATION_CANCELED", "[OPERATION_CANCELED] Operation has been canceled.")
+		}
 	case len(fields) == 2 && fields[0] == "sleep":
 		// A statement that ends with no result after the given duration ("sleep 200ms").
 		d, err := time.ParseDuration(fields[1])
