@@ -23,6 +23,7 @@ type Registry interface {
 	Sessions(engine.Filter) []engine.SessionInfo
 	Operations(engine.Filter) []engine.OperationInfo
 	Engines() []engine.EngineInfo
+	RecentFailures(engine.Filter) []engine.Failure
 	CloseSession(ctx context.Context, id string) error
 	CancelOperation(ctx context.Context, id string) (engine.OperationInfo, error)
 	DrainEngine(id string, grace time.Duration) (engine.EngineInfo, error)
@@ -173,6 +174,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "/api/v1/sessions/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.closeSession}},
 		{pattern: "/api/v1/operations", methods: map[string]http.HandlerFunc{http.MethodGet: s.listOperations}},
 		{pattern: "/api/v1/operations/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.cancelOperation}},
+		{pattern: "/api/v1/failures", methods: map[string]http.HandlerFunc{http.MethodGet: s.listFailures}},
 		{pattern: "/api/v1/engines", methods: map[string]http.HandlerFunc{http.MethodGet: s.listEngines}},
 		{pattern: "/api/v1/engines/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.drainEngine}},
 		{pattern: "/api/v1/drain", methods: map[string]http.HandlerFunc{http.MethodPost: s.drain}},

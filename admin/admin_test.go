@@ -83,6 +83,9 @@ func TestListsAndFilters(t *testing.T) {
 		{"/api/v1/engines?state=launching", "engines", "engine-c"},
 		{"/api/v1/engines?user=alice", "engines", "engine-a"},
 		{"/api/v1/engines?protocol=connect", "engines", "engine-b"},
+		{"/api/v1/failures", "failures", "op-f,op-g"},
+		{"/api/v1/failures?user=bob", "failures", "op-g"},
+		{"/api/v1/failures?protocol=thrift", "failures", "op-f"},
 	} {
 		code, body := call(t, h, http.MethodGet, c.target)
 		if code != http.StatusOK {
@@ -120,6 +123,7 @@ func TestBadRequestsAndUnknownIDs(t *testing.T) {
 		{http.MethodGet, "/api/v1/sessions?protocol=odbc", http.StatusBadRequest},
 		{http.MethodGet, "/api/v1/operations?state=SLEEPING", http.StatusBadRequest},
 		{http.MethodGet, "/api/v1/engines?colour=red", http.StatusBadRequest},
+		{http.MethodGet, "/api/v1/failures?state=ERROR", http.StatusBadRequest},
 		{http.MethodDelete, "/api/v1/engines/engine-a?grace=soon", http.StatusBadRequest},
 		{http.MethodDelete, "/api/v1/sessions/nope", http.StatusNotFound},
 		{http.MethodDelete, "/api/v1/operations/nope", http.StatusNotFound},

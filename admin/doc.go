@@ -2,7 +2,7 @@
 // apart from the client ports, serving
 //
 //   - the admin REST API under /api/v1 (JSON): the sessions, operations and engines of the
-//     engine layer's registry, with filters; closing a session, cancelling an operation,
+//     engine layer's registry, with filters, and its recent failures; closing a session, cancelling an operation,
 //     draining an engine, draining the bridge; and its OpenAPI description
 //     (/api/v1/openapi.yaml, embedded from openapi.yaml, which a test holds to the routes);
 //   - /healthz (the process answers) and /readyz (it serves clients: 503 before it is ready

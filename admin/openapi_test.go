@@ -81,7 +81,7 @@ func TestGetResponsesMatchTheirSchemas(t *testing.T) {
 	s := newTestServer(t, DefaultConfig(), reg)
 	s.SetReady(true)
 	for _, target := range []string{"/healthz", "/readyz", "/api/v1/sessions", "/api/v1/operations", "/api/v1/engines",
-		"/api/v1/sessions?state=RUNNING", "/api/v1/engines?state=launching"} {
+		"/api/v1/sessions?state=RUNNING", "/api/v1/engines?state=launching", "/api/v1/failures"} {
 		path, _, _ := strings.Cut(target, "?")
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
