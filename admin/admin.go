@@ -186,6 +186,7 @@ func (s *Server) routeTable() []route {
 	return rs
 }
 
+// routes is the whole surface, behind the cross-origin check.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range s.routeTable() {
@@ -198,7 +199,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see /api/v1/openapi.yaml)")
 	})
-	return mux
+	// A web page elsewhere must not make an administrator's browser act here: browsers send
+	// Basic credentials (and reach an open loopback server) whatever page asks. Every
+	// request but GET, HEAD and OPTIONS whose Sec-Fetch-Site or Origin says it comes from
+	// another origin is refused; clients that are not browsers (curl, sparkbridge admin)
+	// send neither header and pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.WithFields(logrus.Fields{"remote": r.RemoteAddr, "method": r.Method, "path": r.URL.Path, "origin": r.Header.Get("Origin"),
+			"sec_fetch_site": r.Header.Get("Sec-Fetch-Site")}).Warn("admin request from another origin refused")
+		writeError(w, http.StatusForbidden, "cross-origin request refused: the admin API acts only on requests from its own pages or from clients that are not browsers")
+	}))
+	return cop.Handler(mux)
 }
 
 // dispatch serves a route's methods, and 405 with Allow for any other.
@@ -253,6 +265,12 @@ func actor(r *http.Request) string {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.open {
+			// Open to local users, not to web sites: a name of another site that resolves to
+			// 127.0.0.1 (DNS rebinding) would make this the browser's same origin.
+			if !IsLoopback(r.Host) {
+				writeError(w, http.StatusForbidden, "this admin server is open on loopback and answers only requests addressed to a loopback host, not "+r.Host)
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -15,11 +15,16 @@
 // Cancelled channel, a closed session's Done.
 //
 // Security: on a loopback address with no Config.Admins the server is open to every local
-// user, as pprof used to be. Otherwise every route but /healthz and /readyz requires HTTP
+// user, as pprof used to be, for requests addressed to a loopback host (a web site whose
+// name resolves to 127.0.0.1, DNS rebinding, is refused). Otherwise every route but /healthz and /readyz requires HTTP
 // Basic credentials that Config.Auth (the provider the clients use) accepts, for a user in
 // Config.Admins (else 401 or 403). A non-loopback address also requires TLS, a non-empty
 // admins list and an auth provider that checks passwords: New refuses to build the server
-// without them.
+// without them. An action (any method but GET, HEAD and OPTIONS) that a browser marks as
+// coming from a page of another origin (Sec-Fetch-Site, Origin) is refused with 403, so that
+// no web site can make an administrator's browser, which holds their Basic credentials or
+// reaches the open loopback server, cancel, close or drain anything; clients that are not
+// browsers send neither header.
 //
 // Lifecycle: Serve runs until Shutdown, which waits for requests in flight (bounded by its
 // ctx). Every action is logged and reported to Config.Audit, if set.
