@@ -186,10 +186,10 @@ func (s *Server) routeTable() []route {
 	return rs
 }
 
-// routes is the whole surface, behind the cross-origin check.
+// routes is the whole surface: the API and the console, behind the cross-origin check.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, r := range s.routeTable() {
+	for _, r := range append(s.routeTable(), s.consoleRoutes()...) {
 		h := dispatch(r.methods)
 		if !r.public {
 			h = s.authenticated(h)

@@ -7,7 +7,13 @@
 //     (/api/v1/openapi.yaml, embedded from openapi.yaml, which a test holds to the routes);
 //   - /healthz (the process answers) and /readyz (it serves clients: 503 before it is ready
 //     and while it drains), for load balancers and Kubernetes probes;
-//   - Go's pprof profiles under /debug/pprof/, and /metrics when Config.Metrics is set.
+//   - Go's pprof profiles under /debug/pprof/, and /metrics when Config.Metrics is set;
+//   - the web console at / (console.go): overview, sessions, queries and engines pages
+//     rendered on the server with html/template from files embedded in the binary (console/),
+//     with a little plain JavaScript that refreshes them in place and sends their buttons'
+//     cancel, close and drain requests to the API. It needs nothing from the network, and
+//     goes through the API's authentication: with an admins list the browser asks for
+//     Basic credentials.
 //
 // The API reads and acts on the engine layer's registry only (the Registry interface, which
 // engine.Manager implements); it keeps no copy of its own and never calls into a frontend.
