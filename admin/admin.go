@@ -134,7 +134,7 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Serve serves on ln (with TLS when configured) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": s.cfg.TLS != nil, "open": s.open}).Info("admin API listening")
+	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": s.cfg.TLS != nil, "open": s.open}).Info("admin API and console listening")
 	var err error
 	if s.cfg.TLS != nil {
 		err = s.srv.Serve(tls.NewListener(ln, s.cfg.TLS))
