@@ -23,6 +23,7 @@ type Registry interface {
 	Sessions(engine.Filter) []engine.SessionInfo
 	Operations(engine.Filter) []engine.OperationInfo
 	Engines() []engine.EngineInfo
+	RecentFailures(engine.Filter) []engine.Failure
 	CloseSession(ctx context.Context, id string) error
 	CancelOperation(ctx context.Context, id string) (engine.OperationInfo, error)
 	DrainEngine(id string, grace time.Duration) (engine.EngineInfo, error)
@@ -133,7 +134,7 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Serve serves on ln (with TLS when configured) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": s.cfg.TLS != nil, "open": s.open}).Info("admin API listening")
+	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": s.cfg.TLS != nil, "open": s.open}).Info("admin API and console listening")
 	var err error
 	if s.cfg.TLS != nil {
 		err = s.srv.Serve(tls.NewListener(ln, s.cfg.TLS))
@@ -173,6 +174,7 @@ func (s *Server) routeTable() []route {
 		{pattern: "/api/v1/sessions/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.closeSession}},
 		{pattern: "/api/v1/operations", methods: map[string]http.HandlerFunc{http.MethodGet: s.listOperations}},
 		{pattern: "/api/v1/operations/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.cancelOperation}},
+		{pattern: "/api/v1/failures", methods: map[string]http.HandlerFunc{http.MethodGet: s.listFailures}},
 		{pattern: "/api/v1/engines", methods: map[string]http.HandlerFunc{http.MethodGet: s.listEngines}},
 		{pattern: "/api/v1/engines/{id}", methods: map[string]http.HandlerFunc{http.MethodDelete: s.drainEngine}},
 		{pattern: "/api/v1/drain", methods: map[string]http.HandlerFunc{http.MethodPost: s.drain}},
@@ -184,9 +186,10 @@ func (s *Server) routeTable() []route {
 	return rs
 }
 
+// routes is the whole surface: the API and the console, behind the cross-origin check.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, r := range s.routeTable() {
+	for _, r := range append(s.routeTable(), s.consoleRoutes()...) {
 		h := dispatch(r.methods)
 		if !r.public {
 			h = s.authenticated(h)
@@ -196,7 +199,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see /api/v1/openapi.yaml)")
 	})
-	return mux
+	// A web page elsewhere must not make an administrator's browser act here: browsers send
+	// Basic credentials (and reach an open loopback server) whatever page asks. Every
+	// request but GET, HEAD and OPTIONS whose Sec-Fetch-Site or Origin says it comes from
+	// another origin is refused; clients that are not browsers (curl, sparkbridge admin)
+	// send neither header and pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.WithFields(logrus.Fields{"remote": r.RemoteAddr, "method": r.Method, "path": r.URL.Path, "origin": r.Header.Get("Origin"),
+			"sec_fetch_site": r.Header.Get("Sec-Fetch-Site")}).Warn("admin request from another origin refused")
+		writeError(w, http.StatusForbidden, "cross-origin request refused: the admin API acts only on requests from its own pages or from clients that are not browsers")
+	}))
+	return cop.Handler(mux)
 }
 
 // dispatch serves a route's methods, and 405 with Allow for any other.
@@ -251,6 +265,12 @@ func actor(r *http.Request) string {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.open {
+			// Open to local users, not to web sites: a name of another site that resolves to
+			// 127.0.0.1 (DNS rebinding) would make this the browser's same origin.
+			if !IsLoopback(r.Host) {
+				writeError(w, http.StatusForbidden, "this admin server is open on loopback and answers only requests addressed to a loopback host, not "+r.Host)
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

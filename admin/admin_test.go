@@ -33,11 +33,19 @@ func newTestServer(t *testing.T, cfg Config, reg Registry) *Server {
 	return s
 }
 
+// localRequest is a request to a server on the default loopback address, from a local
+// client that is not a browser.
+func localRequest(method, target string) *http.Request {
+	req := httptest.NewRequest(method, target, nil)
+	req.Host = DefaultAddr
+	req.RemoteAddr = "127.0.0.1:5555"
+	return req
+}
+
 // call serves one request and decodes the JSON answer into a map.
 func call(t *testing.T, h http.Handler, method, target string, setup ...func(*http.Request)) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	req.RemoteAddr = "127.0.0.1:5555"
+	req := localRequest(method, target)
 	for _, f := range setup {
 		f(req)
 	}
@@ -83,6 +91,9 @@ func TestListsAndFilters(t *testing.T) {
 		{"/api/v1/engines?state=launching", "engines", "engine-c"},
 		{"/api/v1/engines?user=alice", "engines", "engine-a"},
 		{"/api/v1/engines?protocol=connect", "engines", "engine-b"},
+		{"/api/v1/failures", "failures", "op-f,op-g"},
+		{"/api/v1/failures?user=bob", "failures", "op-g"},
+		{"/api/v1/failures?protocol=thrift", "failures", "op-f"},
 	} {
 		code, body := call(t, h, http.MethodGet, c.target)
 		if code != http.StatusOK {
@@ -120,6 +131,7 @@ func TestBadRequestsAndUnknownIDs(t *testing.T) {
 		{http.MethodGet, "/api/v1/sessions?protocol=odbc", http.StatusBadRequest},
 		{http.MethodGet, "/api/v1/operations?state=SLEEPING", http.StatusBadRequest},
 		{http.MethodGet, "/api/v1/engines?colour=red", http.StatusBadRequest},
+		{http.MethodGet, "/api/v1/failures?state=ERROR", http.StatusBadRequest},
 		{http.MethodDelete, "/api/v1/engines/engine-a?grace=soon", http.StatusBadRequest},
 		{http.MethodDelete, "/api/v1/sessions/nope", http.StatusNotFound},
 		{http.MethodDelete, "/api/v1/operations/nope", http.StatusNotFound},
@@ -201,17 +213,17 @@ func TestMetricsAndPprofAreMounted(t *testing.T) {
 	cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("sparkbridge_up 1\n")) })
 	h := newTestServer(t, cfg, newFakeRegistry()).Handler()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/metrics"))
 	if rec.Code != http.StatusOK || rec.Body.String() != "sparkbridge_up 1\n" {
 		t.Fatalf("/metrics: %d %q", rec.Code, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/debug/pprof/"))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "goroutine") {
 		t.Fatalf("/debug/pprof/: %d", rec.Code)
 	}
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/goroutine?debug=1", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/debug/pprof/goroutine?debug=1"))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "goroutine profile") {
 		t.Fatalf("/debug/pprof/goroutine: %d", rec.Code)
 	}

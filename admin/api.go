@@ -85,6 +85,29 @@ type ClusterView struct {
 	Error   string    `json:"error,omitempty"`
 }
 
+// Failure is a recently failed operation as the API shows it.
+type Failure struct {
+	ID                 string    `json:"id"`
+	SessionID          string    `json:"session_id"`
+	User               string    `json:"user"`
+	Protocol           string    `json:"protocol"`
+	EngineID           string    `json:"engine_id"`
+	Kind               string    `json:"kind"`
+	Statement          string    `json:"statement"`
+	StatementTruncated bool      `json:"statement_truncated"`
+	Started            time.Time `json:"started"`
+	Failed             time.Time `json:"failed"`
+	// Error is the message the client was given.
+	Error string `json:"error"`
+}
+
+func failureOf(in engine.Failure) Failure {
+	op := in.Operation
+	stmt, cut := truncate(op.Statement, MaxStatement)
+	return Failure{ID: op.ID, SessionID: op.SessionID, User: op.User, Protocol: op.Protocol, EngineID: op.EngineID, Kind: op.Kind,
+		Statement: stmt, StatementTruncated: cut, Started: op.Started, Failed: op.Finished, Error: in.Message}
+}
+
 func sessionOf(in engine.SessionInfo) Session {
 	s := Session{ID: in.ID, User: in.User, Protocol: in.Protocol, EngineID: in.EngineID, Key: in.Key, Holders: in.Holders,
 		Created: in.Created, LastUsed: in.LastUsed, Operations: make([]Operation, 0, len(in.Operations))}
@@ -133,11 +156,14 @@ var (
 )
 
 // filter reads the user, protocol and state query parameters, refusing any other and any
-// unknown protocol or state (states: one of states, case-insensitive).
+// unknown protocol or state (states: one of states, case-insensitive; nil: no state filter).
 func filter(q url.Values, states []string) (engine.Filter, string) {
 	var f engine.Filter
 	for k := range q {
-		if k != "user" && k != "protocol" && k != "state" {
+		switch {
+		case states == nil && k == "state":
+			return f, "unknown query parameter state (filters: user, protocol)"
+		case k != "user" && k != "protocol" && k != "state":
 			return f, "unknown query parameter " + k + " (filters: user, protocol, state)"
 		}
 	}
@@ -191,6 +217,20 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
 		out = append(out, operationOf(in))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+}
+
+// listFailures lists the registry's recent failures, newest first, by user and protocol.
+func (s *Server) listFailures(w http.ResponseWriter, r *http.Request) {
+	f, bad := filter(r.URL.Query(), nil)
+	if bad != "" {
+		writeError(w, http.StatusBadRequest, bad)
+		return
+	}
+	out := []Failure{}
+	for _, in := range s.reg.RecentFailures(f) {
+		out = append(out, failureOf(in))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"failures": out})
 }
 
 // listEngines filters engines by the user they run as, their state, and the protocol of

@@ -12,6 +12,7 @@ import (
 type fakeRegistry struct {
 	sessions []engine.SessionInfo
 	engines  []engine.EngineInfo
+	failures []engine.Failure
 
 	// mu guards the fields below.
 	mu        sync.Mutex
@@ -45,8 +46,26 @@ func newFakeRegistry() *fakeRegistry {
 				AppID: "app-1", Addr: "10.0.0.2:15002", Sessions: 1, Started: t0},
 			{ID: "engine-c", Key: "user/carol", User: "carol", ShareLevel: engine.ShareUser, State: engine.EngineLaunching, Master: "local[*]", Started: t0},
 		},
+		failures: []engine.Failure{
+			{Operation: engine.OperationInfo{ID: "op-f", Kind: engine.KindStatement, Statement: "SELECT * FROM <missing>", State: engine.OpError,
+				SessionID: "s-gone", User: "dave", Protocol: "thrift", EngineID: "engine-a", Started: t0, Finished: t0.Add(2 * time.Second)},
+				Message: "[TABLE_OR_VIEW_NOT_FOUND] The table or view `<missing>` cannot be found."},
+			{Operation: engine.OperationInfo{ID: "op-g", Kind: engine.KindExecute, Statement: "Sql: SELECT 1/0", State: engine.OpError,
+				SessionID: "s-bob", User: "bob", Protocol: "connect", EngineID: "engine-b", Started: t0, Finished: t0.Add(time.Second)},
+				Message: "[DIVIDE_BY_ZERO] Division by zero."},
+		},
 		drained: map[string]time.Duration{},
 	}
+}
+
+func (f *fakeRegistry) RecentFailures(flt engine.Filter) []engine.Failure {
+	var out []engine.Failure
+	for _, fl := range f.failures {
+		if (flt.User == "" || fl.Operation.User == flt.User) && (flt.Protocol == "" || fl.Operation.Protocol == flt.Protocol) {
+			out = append(out, fl)
+		}
+	}
+	return out
 }
 
 func (f *fakeRegistry) Sessions(flt engine.Filter) []engine.SessionInfo {

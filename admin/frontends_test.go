@@ -204,3 +204,43 @@ func TestDeleteSessionClosesItForTheClient(t *testing.T) {
 		t.Fatalf("closed sessions still listed: %v", body)
 	}
 }
+
+// A statement that fails through either frontend is listed in /api/v1/failures with the
+// message its client read, after its client has closed it.
+func TestFailuresThroughTheFrontends(t *testing.T) {
+	b := startFrontends(t)
+	ctx := context.Background()
+	user := "carol"
+	open, err := b.hs2.OpenSession(ctx, &hiveserver.TOpenSessionReq{ClientProtocol: hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10, Username: &user})
+	if err != nil || open.Status.StatusCode != hiveserver.TStatusCode_SUCCESS_STATUS {
+		t.Fatalf("OpenSession: %v %v", err, open)
+	}
+	exec, err := b.hs2.ExecuteStatement(ctx, &hiveserver.TExecuteStatementReq{SessionHandle: open.SessionHandle, Statement: "fail 42P01"})
+	if err != nil || exec.Status.StatusCode != hiveserver.TStatusCode_ERROR_STATUS {
+		t.Fatalf("ExecuteStatement of a failing statement: %v %v", err, exec)
+	}
+	hs2Msg := exec.Status.GetErrorMessage()
+	plan := &connect.Plan{OpType: &connect.Plan_Root{Root: &connect.Relation{RelType: &connect.Relation_Sql{Sql: &connect.SQL{Query: "fail 22012"}}}}}
+	stream, err := b.connect.ExecutePlan(ctx, &connect.ExecutePlanRequest{SessionId: uuid.NewString(), UserContext: &connect.UserContext{UserId: user}, Plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = stream.Recv()
+	}
+	connectMsg := status.Convert(err).Message()
+
+	code, body := call(t, b.admin, http.MethodGet, "/api/v1/failures?user="+user)
+	fs, _ := body["failures"].([]any)
+	if code != http.StatusOK || len(fs) != 2 {
+		t.Fatalf("failures of %s: %d %v", user, code, body)
+	}
+	// Newest first: the Spark Connect one.
+	for i, want := range []struct{ protocol, statement, msg string }{{"connect", "fail 22012", connectMsg}, {"thrift", "fail 42P01", hs2Msg}} {
+		f := fs[i].(map[string]any)
+		if f["protocol"] != want.protocol || !strings.Contains(f["statement"].(string), want.statement) || f["error"] != want.msg ||
+			!strings.Contains(want.msg, "FAKE_ERROR") || f["user"] != user || f["failed"] == "" {
+			t.Errorf("failure %d = %v, want %s %q with the client's message %q", i, f, want.protocol, want.statement, want.msg)
+		}
+	}
+}

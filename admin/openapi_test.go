@@ -81,10 +81,10 @@ func TestGetResponsesMatchTheirSchemas(t *testing.T) {
 	s := newTestServer(t, DefaultConfig(), reg)
 	s.SetReady(true)
 	for _, target := range []string{"/healthz", "/readyz", "/api/v1/sessions", "/api/v1/operations", "/api/v1/engines",
-		"/api/v1/sessions?state=RUNNING", "/api/v1/engines?state=launching"} {
+		"/api/v1/sessions?state=RUNNING", "/api/v1/engines?state=launching", "/api/v1/failures"} {
 		path, _, _ := strings.Cut(target, "?")
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		s.Handler().ServeHTTP(rec, localRequest(http.MethodGet, target))
 		resp := paths[path].(map[string]any)["get"].(map[string]any)["responses"].(map[string]any)
 		checkAnswer(t, doc, "GET "+target, resp, rec)
 	}
@@ -105,14 +105,14 @@ func TestGetResponsesMatchTheirSchemas(t *testing.T) {
 			}
 		}
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest(c.method, c.target, nil))
+		s.Handler().ServeHTTP(rec, localRequest(c.method, c.target))
 		resp := paths[tmpl].(map[string]any)[strings.ToLower(c.method)].(map[string]any)["responses"].(map[string]any)
 		checkAnswer(t, doc, c.method+" "+c.target, resp, rec)
 	}
 	// /readyz's 503 is documented as well.
 	reg.Drain()
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	s.Handler().ServeHTTP(rec, localRequest(http.MethodGet, "/readyz"))
 	checkAnswer(t, doc, "GET /readyz draining", paths["/readyz"].(map[string]any)["get"].(map[string]any)["responses"].(map[string]any), rec)
 }
 
@@ -243,7 +243,7 @@ func TestSchemaCheckerCatchesMistakes(t *testing.T) {
 func TestOpenAPIIsServed(t *testing.T) {
 	s := newTestServer(t, DefaultConfig(), newFakeRegistry())
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/openapi.yaml", nil))
+	s.Handler().ServeHTTP(rec, localRequest(http.MethodGet, "/api/v1/openapi.yaml"))
 	if rec.Code != http.StatusOK || rec.Body.String() != string(openAPI) {
 		t.Fatalf("/api/v1/openapi.yaml: %d", rec.Code)
 	}

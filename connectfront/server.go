@@ -406,7 +406,11 @@ func endExecution(op *engine.Operation, complete bool, err error) {
 	if op == nil || err == nil && !complete {
 		return
 	}
-	op.SetState(opState(err))
+	if st := opState(err); st == engine.OpError {
+		op.Fail(status.Convert(err).Message()) // what the client reads, for the operators' recent failures
+	} else {
+		op.SetState(st)
+	}
 	op.End()
 }
 

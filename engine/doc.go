@@ -27,7 +27,10 @@
 // them: an Operation records its kind, statement, engine, state, and the rows and bytes sent.
 // Manager.Sessions, Manager.Operations and Manager.Engines read it as copies. The idle
 // reaper ends idle operations (closing Operation.Expired, on which the owning frontend frees
-// them) and idle sessions (closing Session.Done); it never calls into a frontend.
+// them) and idle sessions (closing Session.Done); it never calls into a frontend. A frontend
+// ends a failed operation with Operation.Fail and the message its client read; the Manager
+// keeps the last MaxRecentFailures of those (Manager.RecentFailures), since a finished
+// operation leaves the registry as soon as its client closes it.
 //
 // An operator acts through the same registry (the admin API): Manager.CloseSession ends a
 // session as the reaper does; Manager.CancelOperation calls Operation.Cancel, which marks the

@@ -36,6 +36,8 @@ type Manager struct {
 	draining bool                 // Drain was called: no new sessions
 	closed   bool
 	closeCtx context.Context // Close's ctx: bounds the stop of an engine whose launch ends after Close
+
+	failures failureRing // the last failed operations (Operation.Fail); it has a lock of its own
 }
 
 // releasedSessions remembers closed session ids for a while, in closing order, so that a

@@ -479,16 +479,23 @@ func (op *Operation) Sent(rows, bytes int64) {
 // SetState records the operation's state. An operation cancelled by Cancel stays CANCELED,
 // whatever its execution reports afterwards.
 func (op *Operation) SetState(state string) {
+	op.setState(state)
+	op.Touch()
+}
+
+// setState records the operation's state and returns the one it had before and the one it
+// has now.
+func (op *Operation) setState(state string) (was, now string) {
 	op.mu.Lock()
+	defer op.mu.Unlock()
 	if op.isCancelled() {
 		state = OpCanceled
 	}
-	op.state = state
+	was, op.state = op.state, state
 	if state != OpRunning && op.finished.IsZero() {
 		op.finished = time.Now()
 	}
-	op.mu.Unlock()
-	op.Touch()
+	return was, state
 }
 
 // State is the operation's state.

@@ -10,5 +10,11 @@
 // that panics or is killed; TestMain also checks after a normal stop that no engine JVM is
 // left.
 //
-// A missing dependency (no venv, no Java, no beeline) fails the tests; nothing is skipped.
+// TestConsole drives the admin web console in a real headless browser, Debian's chromium
+// package, through the Chrome DevTools Protocol (github.com/chromedp/chromedp), and saves a
+// screenshot of each page under $SPARKBRIDGE_SCREENSHOT_DIR, by default the repository's
+// var/screenshots; docs/console holds copies of them for the README.
+//
+// A missing dependency (no venv, no Java, no beeline, no chromium) fails the tests; nothing
+// is skipped.
 package itest

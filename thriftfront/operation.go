@@ -183,7 +183,11 @@ func (op *operation) transition(st hiveserver.TOperationState, err error, keepFa
 	case hiveserver.TOperationState_TIMEDOUT_STATE:
 		op.appendLog("Timed out after " + op.timeout.String())
 	}
-	if op.eop != nil {
+	switch {
+	case op.eop == nil:
+	case st == hiveserver.TOperationState_ERROR_STATE || st == hiveserver.TOperationState_TIMEDOUT_STATE:
+		op.eop.Fail(toWire(err).msg) // what the client reads, for the operators' recent failures
+	default:
 		op.eop.SetState(engineState(st))
 	}
 	switch st {

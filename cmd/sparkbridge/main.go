@@ -129,7 +129,7 @@ func run() error {
 	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	acfg := admin.DefaultConfig()
-	adminAddr := flag.String("admin-addr", admin.DefaultAddr, "admin API, /healthz, /readyz, /metrics and pprof listen address (empty: off); off loopback it needs -admin-tls-cert and -admins")
+	adminAddr := flag.String("admin-addr", admin.DefaultAddr, "admin API, web console, /healthz, /readyz, /metrics and pprof listen address (empty: off); off loopback it needs -admin-tls-cert and -admins")
 	adminCert := flag.String("admin-tls-cert", "", "PEM certificate for TLS on the admin port (default: the -thrift-tls-cert, else the -connect-tls-cert)")
 	adminKey := flag.String("admin-tls-key", "", "PEM private key for TLS on the admin port (default: the -thrift-tls-key, else the -connect-tls-key)")
 	admins := flag.String("admins", "", "comma-separated users allowed into the admin API with HTTP Basic credentials checked by -auth (empty: nobody, unless the admin address is loopback, where it is then open)")
