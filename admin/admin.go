@@ -95,6 +95,11 @@ func IsLoopback(addr string) bool {
 
 // check enforces the security rules on cfg.
 func check(cfg Config) error {
+	// An admins list means passwords are checked, wherever the port listens: an auth
+	// provider that trusts every user name would let anyone claim an admin's name.
+	if len(cfg.Admins) > 0 && (cfg.Auth == nil || cfg.Auth.TrustsClients()) {
+		return fmt.Errorf("-admins needs an auth provider that checks passwords (-auth FILE), not one that trusts every user name")
+	}
 	if IsLoopback(cfg.Addr) {
 		return nil
 	}

@@ -335,6 +335,17 @@ func TestLoopbackIsOpenOnlyWithoutAdmins(t *testing.T) {
 	}
 }
 
+// An admins list needs passwords checked even on loopback: with an auth provider that
+// trusts every name, anyone could claim an admin's.
+func TestAdminsNeedPasswordsChecked(t *testing.T) {
+	for _, a := range []auth.Provider{nil, auth.None{}} {
+		if _, err := New(Config{Addr: "127.0.0.1:0", Auth: a, Admins: []string{"alice"}}, newFakeRegistry(), nil); err == nil ||
+			!strings.Contains(err.Error(), "checks passwords") {
+			t.Errorf("loopback, admins, auth %T: %v", a, err)
+		}
+	}
+}
+
 func TestServeAndShutdown(t *testing.T) {
 	s := newTestServer(t, Config{Addr: "127.0.0.1:0"}, newFakeRegistry())
 	srv := httptest.NewUnstartedServer(nil)

@@ -154,6 +154,9 @@ func newAdminCLI(addr, caFile, user, passFile string, out io.Writer) (*adminCLI,
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
+	if user != "" && base.Scheme != "https" && !admin.IsLoopback(base.Host) {
+		return nil, fmt.Errorf("-user sends an administrator's password: use https:// for %s (only a loopback address may take it over http)", base.Host)
+	}
 	c := &adminCLI{base: base, client: &http.Client{Transport: tr}, user: user, out: out}
 	if user != "" {
 		switch {

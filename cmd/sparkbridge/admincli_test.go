@@ -111,3 +111,19 @@ func TestAdminCLI(t *testing.T) {
 		t.Fatalf("password file: %s", last)
 	}
 }
+
+// An administrator's password goes over https, or over http to loopback only.
+func TestAdminCLIRefusesPasswordOverHTTP(t *testing.T) {
+	t.Setenv(adminPasswordEnv, "s3cret")
+	var out bytes.Buffer
+	err := adminTool([]string{"sessions", "-admin-addr", "bridge.example.com:10019", "-user", "root"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "https://") {
+		t.Fatalf("credentials over http to another host: %v", err)
+	}
+	if _, err := newAdminCLI("127.0.0.1:10019", "", "root", "", &out); err != nil {
+		t.Fatalf("loopback over http: %v", err)
+	}
+	if _, err := newAdminCLI("https://bridge.example.com:10019", "", "root", "", &out); err != nil {
+		t.Fatalf("https: %v", err)
+	}
+}
