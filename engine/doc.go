@@ -29,6 +29,13 @@
 // operations (closing Operation.Expired, on which the owning frontend frees them) and idle
 // sessions (closing Session.Done); it never calls into a frontend.
 //
+// Config.Observer is the one hook for the operations surfaces (metrics, the audit log): the
+// registry tells it of every session opened, refused and closed, every operation started,
+// sending and ended (with its outcome, rows, bytes and timing), and every engine launched,
+// ready, failed, draining, stopped or lost, each once, from the one place where it
+// happens. What is current (sessions open, engines by state) an observer reads from the
+// registry, never from a copy of its own.
+//
 // Lifecycles:
 //   - An engine is launched by the first session of its key; concurrent first sessions wait
 //     for that one launch. It is stopped when the Manager closes, after its idle timeout, or
