@@ -166,6 +166,7 @@ func (op *operation) setState(st hiveserver.TOperationState, err error) {
 		op.appendLog("Timed out after " + op.timeout.String())
 	}
 	if op.eop != nil {
+		op.eop.SetError(err)
 		op.eop.SetState(engineState(st))
 	}
 	switch st {
