@@ -60,7 +60,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxMessageSize: 128 << 20,
 		Auth:           auth.None{},
-		ProtectedConf:  []string{"spark.connect.authenticate.token", "*password*", "*secret*", "*token*", "*credentials*"},
+		ProtectedConf:  engine.ProtectedConf(),
 	}
 }
 
