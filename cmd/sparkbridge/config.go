@@ -17,6 +17,9 @@ import (
 type fileConfig struct {
 	ThriftAddr  string        `json:"thrift_addr"`
 	ConnectAddr string        `json:"connect_addr"`
+	// AuditLog and MetricsUserLabels match -audit-log and -metrics-user-labels.
+	AuditLog          string `json:"audit_log"`
+	MetricsUserLabels *bool  `json:"metrics_user_labels"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
 }

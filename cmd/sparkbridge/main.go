@@ -22,11 +22,13 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/sparkbridge/sparkbridge/audit"
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/engine/transport"
 	"github.com/sparkbridge/sparkbridge/metastore"
+	"github.com/sparkbridge/sparkbridge/metrics"
 	"github.com/sparkbridge/sparkbridge/thriftfront"
 )
 
@@ -117,7 +119,9 @@ func run() error {
 	flag.IntVar(&mcfg.Port, "metastore-port", 0, "loopback port of the supervised metastore (0: a free port)")
 	jvmJar := flag.String("jvm-jar", "", "the sparkbridge JVM jar (default: sparkbridge-jvm.jar beside this binary)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
-	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ (empty: off; keep it on loopback)")
+	debugAddr := flag.String("debug-addr", "", "serve Go pprof profiles at http://ADDR/debug/pprof/ and Prometheus metrics at http://ADDR/metrics (empty: off; keep it on loopback)")
+	auditLog := flag.String("audit-log", "", "append a JSON line per session, operation and admin action to this file (mode 0600; empty: off)")
+	metricsUserLabels := flag.Bool("metrics-user-labels", false, "label session and operation metrics with the user (one series per user: mind the cardinality)")
 	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
 	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
 	flag.IntVar(&tcfg.MaxFrameSize, "thrift-max-message-size", tcfg.MaxFrameSize, "largest HiveServer2 request (SASL frame or HTTP body) in bytes; what one connection can make the bridge allocate while decoding is bounded by what it really sent, and never exceeds this")
@@ -148,6 +152,12 @@ func run() error {
 		}
 		if fc.ConnectAddr != "" {
 			*connectAddr = fc.ConnectAddr
+		}
+		if fc.AuditLog != "" {
+			*auditLog = fc.AuditLog
+		}
+		if fc.MetricsUserLabels != nil {
+			*metricsUserLabels = *fc.MetricsUserLabels
 		}
 		if fc.Engine.ShareLevel != "" {
 			*shareLevel = string(ecfg.ShareLevel)
@@ -256,7 +266,25 @@ func run() error {
 	if ecfg.Detach {
 		ecfg.Store = engine.NewFileStore(filepath.Join(*dataDir, "engines.json"))
 	}
+	// One observer hook feeds the metrics and the audit log.
+	mx := metrics.New(metrics.Config{UserLabels: *metricsUserLabels})
+	observers := engine.Observers{mx}
+	if *auditLog != "" {
+		acfg := audit.DefaultConfig()
+		acfg.Path, acfg.ProtectedConf = *auditLog, ccfg.ProtectedConf
+		al, err := audit.Open(acfg)
+		if err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		// Closed after the shutdown has stopped every session and engine (run's defers).
+		defer al.Close()
+		observers = append(observers, al)
+		log.WithField("file", *auditLog).Info("audit log on")
+	}
+	ecfg.Observer = observers
+	tcfg.Observer, ccfg.Observer = mx, mx
 	mgr := engine.NewManager(ecfg, launcher, log)
+	mx.ReadFrom(mgr)
 	if n, err := mgr.Adopt(context.Background()); err != nil {
 		return fmt.Errorf("adopting detached engines: %w", err)
 	} else if n > 0 {
@@ -298,14 +326,15 @@ func run() error {
 		// sees TLS connections (the auth cookie's Secure flag depends on it); over the
 		// limit, a TLS client's connection is simply closed.
 		if hs2TLS != nil {
-			hln = tls.NewListener(newLimitListener(hln, *httpMaxConns, nil, log), hs2TLS)
+			hln = tls.NewListener(newLimitListener(hln, *httpMaxConns, nil, refusedBy(mx, metrics.ProtoHS2HTTP), log), hs2TLS)
 		} else {
-			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, log)
+			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, refusedBy(mx, metrics.ProtoHS2HTTP), log)
 		}
 		mux := http.NewServeMux()
 		hh = thriftfront.NewHTTPHandler(handler, log)
 		mux.Handle(*httpPath, hh)
-		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
+			ConnState: mx.ConnState(metrics.ProtoHS2HTTP)}
 		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
 		go func() {
 			if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -320,11 +349,13 @@ func run() error {
 			cln.Close()
 			return fmt.Errorf("debug listener: %w", err)
 		}
-		log.WithField("addr", dln.Addr().String()).Info("pprof listening at /debug/pprof/")
-		go func() { _ = http.Serve(dln, debugMux()) }()
+		log.WithField("addr", dln.Addr().String()).Info("pprof listening at /debug/pprof/, metrics at /metrics")
+		go func() { _ = http.Serve(dln, debugMux(mx.Handler())) }()
 	}
 	go func() { errc <- tsrv.Serve(tln) }()
-	go func() { errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, log)) }()
+	go func() {
+		errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, refusedBy(mx, metrics.ProtoConnect), log))
+	}()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -340,6 +371,11 @@ func run() error {
 	b.shutdown(sig)
 	log.Info("sparkbridge stopped")
 	return serveErr
+}
+
+// refusedBy counts a connection refused over a listener's limit.
+func refusedBy(mx *metrics.Metrics, protocol string) func() {
+	return func() { mx.ConnFailed(protocol, "limit") }
 }
 
 // raiseFDLimit lifts the soft open-files limit to the hard one: every client connection
