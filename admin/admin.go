@@ -33,12 +33,11 @@ type Registry interface {
 
 var _ Registry = (*engine.Manager)(nil)
 
-// Audit records what administrators do. AdminAction is called once per action with the
-// authenticated actor ("" on an open loopback server), the action (close_session,
-// cancel_operation, drain_engine, drain), its target id, and its outcome ("ok", "not_found",
-// or "error: ...").
+// Audit records what administrators do (audit.Log is one). Admin is called once per action
+// with the authenticated actor ("" on an open loopback server), the action (close_session,
+// cancel_operation, drain_engine, drain), its target id, and the action's error, if any.
 type Audit interface {
-	AdminAction(actor, action, target, outcome string)
+	Admin(actor, action, target string, err error)
 }
 
 // Config configures the admin server.

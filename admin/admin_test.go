@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/auth"
+	"github.com/sparkbridge/sparkbridge/engine"
 )
 
 func quietLog() *logrus.Entry {
@@ -152,7 +153,14 @@ type recordedAudit struct {
 	actions []string
 }
 
-func (a *recordedAudit) AdminAction(actor, action, target, outcome string) {
+func (a *recordedAudit) Admin(actor, action, target string, err error) {
+	outcome := "ok"
+	switch {
+	case engine.KindOf(err) == engine.KindNotFound:
+		outcome = "not_found"
+	case err != nil:
+		outcome = "error"
+	}
 	a.mu.Lock()
 	a.actions = append(a.actions, strings.Join([]string{actor, action, target, outcome}, " "))
 	a.mu.Unlock()

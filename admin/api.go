@@ -363,7 +363,7 @@ func (s *Server) record(r *http.Request, action, target string, err error) {
 	}
 	s.log.WithFields(logrus.Fields{"actor": actor(r), "remote": r.RemoteAddr, "action": action, "target": target, "outcome": outcome}).Info("admin action")
 	if s.cfg.Audit != nil {
-		s.cfg.Audit.AdminAction(actor(r), action, target, outcome)
+		s.cfg.Audit.Admin(actor(r), action, target, err)
 	}
 }
 

@@ -2,11 +2,11 @@ package connectfront
 
 import (
 	"fmt"
-	"path"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/proto/spark/connect"
 )
 
@@ -15,15 +15,7 @@ const redacted = "*********(redacted)"
 
 // protected reports whether key is a protected conf key.
 func (s *Server) protected(key string) bool {
-	for _, pat := range s.cfg.ProtectedConf {
-		if pat == key {
-			return true
-		}
-		if ok, _ := path.Match(pat, key); ok {
-			return true
-		}
-	}
-	return false
+	return engine.MatchConf(s.cfg.ProtectedConf, key)
 }
 
 // checkConfWrite refuses a Set or Unset that touches a protected key, naming the key. A

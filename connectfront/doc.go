@@ -20,6 +20,10 @@
 // engine returns are relayed as they are; errors the bridge produces become statuses in one
 // place, toStatus, by their engine.Kind.
 //
+// Config.Observer hears of every connection (a gRPC stats handler), every call with its
+// method and the code the client got (the outermost interceptors, observe.go) and every
+// refused token, for metrics.
+//
 // connectfront may import engine, engine/transport (to read a relayed status), auth,
 // translate (plan summaries), proto/spark/connect with connectgrpc, grpc, errdetails, uuid
 // and logrus. It never launches,

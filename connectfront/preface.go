@@ -19,6 +19,7 @@ const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 type prefaceListener struct {
 	net.Listener
 	log *logrus.Entry
+	obs Observer
 }
 
 func (l prefaceListener) Accept() (net.Conn, error) {
@@ -26,7 +27,7 @@ func (l prefaceListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prefaceConn{Conn: c, log: l.log}, nil
+	return &prefaceConn{Conn: c, log: l.log, obs: l.obs}, nil
 }
 
 // prefaceConn checks the preface on its first Read, which runs on gRPC's per-connection
@@ -34,6 +35,7 @@ func (l prefaceListener) Accept() (net.Conn, error) {
 type prefaceConn struct {
 	net.Conn
 	log *logrus.Entry
+	obs Observer
 
 	once   sync.Once
 	err    error
@@ -60,6 +62,7 @@ func (c *prefaceConn) check() {
 	if !bytes.Equal(buf, []byte(http2Preface)[:n]) {
 		c.err = fmt.Errorf("not a gRPC client: connection began %q instead of the HTTP/2 preface", buf)
 		c.log.WithField("remote", c.RemoteAddr().String()).Warnf("closing connection: %v", c.err)
+		c.obs.ConnFailed(protoConnect, "handshake")
 		return
 	}
 	if err != nil {

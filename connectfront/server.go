@@ -50,6 +50,8 @@ type Config struct {
 	// ProtectedConf lists Spark conf keys (exact or path.Match patterns) that clients can
 	// neither read nor change: their values are redacted and setting them is refused.
 	ProtectedConf []string
+	// Observer is told of connections, calls and failed logins (metrics); nil tells no one.
+	Observer Observer
 }
 
 // DefaultConfig returns the defaults: 128 MiB messages, no TLS, auth NONE, and the engine
@@ -58,7 +60,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxMessageSize: 128 << 20,
 		Auth:           auth.None{},
-		ProtectedConf:  []string{"spark.connect.authenticate.token", "*password*", "*secret*", "*token*", "*credentials*"},
+		ProtectedConf:  engine.ProtectedConf(),
 	}
 }
 
@@ -80,10 +82,16 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 	if cfg.Auth == nil {
 		cfg.Auth = auth.None{}
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront"), abort: newAbortable()}
+	obs := observer{cfg.Observer}
 	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(s.abort.unary),
-		grpc.ChainStreamInterceptor(s.abort.stream),
+		// The observer's interceptors come first, so that they see the status the client gets.
+		grpc.ChainUnaryInterceptor(obs.unary, s.abort.unary),
+		grpc.ChainStreamInterceptor(obs.stream, s.abort.stream),
+		grpc.StatsHandler(obs),
 		grpc.ForceServerCodecV2(newFrameCodec()),
 		// A connection must finish its HTTP/2 and TLS handshake within 30 s.
 		grpc.ConnectionTimeout(30*time.Second),
@@ -105,7 +113,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		tc.NextProtos = []string{"h2"}
 		ln = tls.NewListener(ln, tc)
 	}
-	return s.grpc.Serve(prefaceListener{Listener: ln, log: s.log})
+	return s.grpc.Serve(prefaceListener{Listener: ln, log: s.log, obs: s.cfg.Observer})
 }
 
 // Abort cancels every call in flight; each returns ABORTED, saying the bridge is going
@@ -145,6 +153,7 @@ func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (string,
 	id, err := s.cfg.Auth.Token(ctx, token, uc.GetUserId())
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
+			s.cfg.Observer.AuthFailed(protoConnect, "bearer")
 			return "", status.Error(codes.Unauthenticated, "invalid token")
 		}
 		return "", status.Error(codes.Internal, "authentication failed: "+err.Error())
@@ -170,7 +179,11 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 			}
 		}
 	}
-	sess, err := s.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "connect", SessionID: sessionID, Conf: conf})
+	req := engine.SessionRequest{User: user, Protocol: "connect", Transport: "grpc", SessionID: sessionID, Conf: conf}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		req.ClientAddr = p.Addr.String()
+	}
+	sess, err := s.sessions.Open(ctx, req)
 	if engine.IsEngineLost(err) {
 		return nil, sessionLost(sessionID, "") // a session already released for its dead engine
 	}

@@ -35,7 +35,8 @@ for a in "$@"; do
     *'#'*) f="${a%%#*}";;
     *) continue;;
   esac
-  cp "$f" "$out.file"; stat -c %a "$f" > "$out.mode"
+  # The mode first, then the copy, renamed into place: a reader that sees .file sees both whole.
+  stat -c %a "$f" > "$out.mode"; cp "$f" "$out.tmp"; mv "$out.tmp" "$out.file"
 done
 `
 	scripts := map[string]string{

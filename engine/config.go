@@ -120,6 +120,10 @@ type Config struct {
 	MaxSessionsPerUser int
 	// MaxOperationsPerSession bounds one session's operations that are running at once.
 	MaxOperationsPerSession int
+
+	// Observer is told of every session, operation and engine event (metrics, the audit
+	// log); nil tells no one.
+	Observer Observer
 }
 
 // StaticEngine is a pre-provisioned Spark Connect endpoint, such as a Spark Connect service

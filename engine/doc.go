@@ -40,6 +40,13 @@
 // (the state the maximum lifetime uses), which stops once its sessions end or its grace
 // period is over; Manager.Drain and Manager.Draining are the bridge-wide drain.
 //
+// Config.Observer is the one hook for the operations surfaces (metrics, the audit log): the
+// registry tells it of every session opened, refused and closed, every operation started,
+// sending and ended (with its outcome, rows, bytes and timing), and every engine launched,
+// ready, failed, draining, stopped or lost, each once, from the one place where it
+// happens. What is current (sessions open, engines by state) an observer reads from the
+// registry, never from a copy of its own.
+//
 // Lifecycles:
 //   - An engine is launched by the first session of its key; concurrent first sessions wait
 //     for that one launch. It is stopped when the Manager closes, after its idle timeout, or

@@ -51,11 +51,14 @@ func (r *failureRing) list() []Failure {
 	return out
 }
 
-// Fail records that the operation failed with message, the error its client was given: its
-// state is ERROR, and it joins the Manager's recent failures (RecentFailures), which outlive
+// Fail records that the operation failed with message, the error its client was given (the
+// error OperationInfo, observers and the audit log report): its state is ERROR, and it joins the Manager's recent failures (RecentFailures), which outlive
 // the registry's entry. An operation cancelled by an operator stays CANCELED and is not a
 // failure. Only the move into ERROR is recorded, however often Fail is called.
 func (op *Operation) Fail(message string) {
+	op.mu.Lock()
+	op.err = message
+	op.mu.Unlock()
 	was, now := op.setState(OpError)
 	op.Touch()
 	if now != OpError || was == OpError {

@@ -20,6 +20,7 @@ type Manager struct {
 	cfg      Config
 	launcher Launcher
 	log      *logrus.Entry
+	obs      Observer // cfg.Observer, or one that tells no one
 
 	// ctx is cancelled by Close; launches run under it, not under the first caller's ctx,
 	// so that one impatient client cannot abort a launch others are waiting for.
@@ -106,6 +107,11 @@ type SessionRequest struct {
 	User string
 	// Protocol names the frontend ("thrift", "connect"), for introspection.
 	Protocol string
+	// Transport says how the client reached the frontend: "binary" or "http" for
+	// HiveServer2, "grpc" for Spark Connect.
+	Transport string
+	// ClientAddr is the client's address (host:port), for the audit log.
+	ClientAddr string
 	// SessionID, when set, names the session to attach to or create. When empty, a new
 	// session gets a fresh id, unless Conf names one to join (ConfSessionID).
 	SessionID string
@@ -125,9 +131,13 @@ func NewManager(cfg Config, l Launcher, log *logrus.Entry) *Manager {
 	if cfg.ReapInterval <= 0 {
 		cfg.ReapInterval = time.Second
 	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = Observers(nil)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg: cfg, launcher: l, log: log.WithField("component", "engine"),
+		cfg: cfg, launcher: l, log: log.WithField("component", "engine"), obs: obs,
 		ctx: ctx, cancel: cancel,
 		slots: map[string]*slot{}, engines: map[*Engine]struct{}{}, sessions: map[string]*Session{},
 	}
@@ -175,6 +185,14 @@ func (m *Manager) Quiet(quiet time.Duration) bool {
 // SessionID or ConfSessionID) gets that session, shared: it stays open until every holder
 // has closed it.
 func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error) {
+	s, err := m.open(ctx, req)
+	if err != nil {
+		m.obs.SessionOpenFailed(req, err)
+	}
+	return s, err
+}
+
+func (m *Manager) open(ctx context.Context, req SessionRequest) (*Session, error) {
 	if req.User == "" {
 		return nil, newError(KindInvalidArgument, nil, "no user given")
 	}
@@ -214,8 +232,8 @@ func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Created: time.Now(), m: m, place: p, eng: eng, holders: 1,
-		ops: map[string]*Operation{}, done: make(chan struct{})}
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr, Created: time.Now(),
+		m: m, place: p, eng: eng, holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
 
 	m.mu.Lock()
@@ -235,6 +253,7 @@ func (m *Manager) Open(ctx context.Context, req SessionRequest) (*Session, error
 	eng.addSession()
 	m.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"user": req.User, "session": id, "engine": eng.ID, "key": p.key, "protocol": req.Protocol}).Info("session opened")
+	m.obs.SessionOpened(s.info())
 	return s, nil
 }
 
@@ -255,8 +274,8 @@ func (m *Manager) releasedSession(req SessionRequest, id string) (*Session, erro
 		return nil, newError(KindEngineLost, nil, "the engine that served session %s (%s) stopped", id, e.eng.ID)
 	}
 	// Not registered, so never reaped or closed: it lives for this one call.
-	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Created: e.at, m: m, place: e.place, eng: e.eng,
-		holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr, Created: e.at,
+		m: m, place: e.place, eng: e.eng, holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
 	return s, nil
 }
@@ -356,8 +375,16 @@ func (m *Manager) launch(p placement, sl *slot) {
 	defer m.wg.Done()
 	log := m.log.WithFields(logrus.Fields{"key": p.key, "run_as": p.runAs})
 	log.Info("launching engine")
+	m.obs.EngineChanged(EngineEvent{Type: EventLaunching, Key: p.key, User: p.runAs})
 	start := time.Now()
 	eng, err := m.start(p, sl.id)
+	// Reported before the waiting sessions hear of it, so that an observer sees the engine
+	// ready before its first session.
+	if err != nil {
+		m.obs.EngineChanged(EngineEvent{Type: EventLaunchFailed, Key: p.key, User: p.runAs, Took: time.Since(start), Err: err})
+	} else {
+		m.obs.EngineChanged(EngineEvent{Type: EventReady, ID: eng.ID, Key: eng.Key, User: eng.User, Took: time.Since(start)})
+	}
 	m.mu.Lock()
 	closed, stopCtx := m.closed, m.closeCtx
 	switch {
@@ -407,6 +434,7 @@ func (m *Manager) watch(eng *Engine, log *logrus.Entry) {
 		log.WithField("engine", eng.ID).Info("engine stopped")
 	} else {
 		log.WithField("engine", eng.ID).Warn("engine process exited unexpectedly; its sessions move to a new engine on their next call")
+		m.obs.EngineChanged(EngineEvent{Type: EventLost, ID: eng.ID, Key: eng.Key, User: eng.User, Reason: "its process exited"})
 	}
 }
 
@@ -560,10 +588,17 @@ func (m *Manager) stopEngineWithin(ctx context.Context, eng *Engine, reason stri
 	_ = eng.proc.Stop(ctx)
 	eng.markDead()
 	_ = eng.conn.Close()
+	m.obs.EngineChanged(EngineEvent{Type: EventStopped, ID: eng.ID, Key: eng.Key, User: eng.User, Reason: reason})
+}
+
+// loseEngine reports eng lost for reason, and stops it.
+func (m *Manager) loseEngine(eng *Engine, reason string) {
+	m.obs.EngineChanged(EngineEvent{Type: EventLost, ID: eng.ID, Key: eng.Key, User: eng.User, Reason: reason})
+	m.stopEngine(eng, reason)
 }
 
 // forget removes a session from the registry and from its engine's count, and reports
-// whether it was there.
+// whether it was there. The caller reports the session closed to the observer.
 func (m *Manager) forget(s *Session) bool {
 	m.mu.Lock()
 	if m.sessions[s.ID] != s {
@@ -661,7 +696,7 @@ func (m *Manager) CloseSession(ctx context.Context, id string) error {
 			_ = op.Cancel(ctx)
 		}
 	}
-	return s.release(ctx)
+	return s.release(ctx, "admin")
 }
 
 // CancelOperation cancels the live operation with id, whichever session and protocol it

@@ -64,6 +64,7 @@ func (m *Manager) reapEngines() {
 			}
 			m.mu.Unlock()
 			m.log.WithFields(logrus.Fields{"engine": e.ID, "key": e.Key}).Info("engine reached its maximum lifetime; draining")
+			m.obs.EngineChanged(EngineEvent{Type: EventDraining, ID: e.ID, Key: e.Key, User: e.User, Reason: "maximum lifetime"})
 		}
 		if probeDue {
 			m.wg.Add(1)
@@ -99,7 +100,7 @@ func (m *Manager) checkLiveness(e *Engine) {
 	e.mu.Unlock()
 	m.log.WithError(err).WithFields(logrus.Fields{"engine": e.ID, "failures": fails}).Warn("engine liveness probe failed")
 	if fails >= 3 {
-		m.stopEngine(e, "failed three liveness probes")
+		m.loseEngine(e, "failed three liveness probes")
 	}
 }
 
@@ -131,7 +132,7 @@ func (m *Manager) reapSessions() {
 			m.log.WithFields(logrus.Fields{"session": s.ID, "user": s.User}).Info("closing idle session")
 			s.setEndReason("closed after being idle")
 			ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
-			_ = s.release(ctx)
+			_ = s.release(ctx, "idle")
 			cancel()
 		}
 	}

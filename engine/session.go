@@ -24,7 +24,10 @@ type Session struct {
 	ID       string
 	User     string
 	Protocol string
-	Created  time.Time
+	// Transport and ClientAddr are those of the request that opened the session.
+	Transport  string
+	ClientAddr string
+	Created    time.Time
 
 	m        *Manager
 	place    placement
@@ -45,6 +48,8 @@ type SessionInfo struct {
 	ID         string
 	User       string
 	Protocol   string
+	Transport  string
+	ClientAddr string
 	EngineID   string
 	Key        string
 	Holders    int
@@ -56,7 +61,7 @@ type SessionInfo struct {
 func (s *Session) info() SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in := SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, EngineID: s.eng.ID, Key: s.place.key, Holders: s.holders,
+	in := SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, Transport: s.Transport, ClientAddr: s.ClientAddr, EngineID: s.eng.ID, Key: s.place.key, Holders: s.holders,
 		Created: s.Created, LastUsed: time.Unix(0, s.lastUsed.Load())}
 	for _, op := range s.ops {
 		in.Operations = append(in.Operations, op.info())
@@ -280,7 +285,7 @@ func (s *Session) Explain(err error) error {
 		}
 		eng.markDead()
 		s.m.wg.Add(1)
-		go func() { defer s.m.wg.Done(); s.m.stopEngine(eng, "it stopped answering during a call") }()
+		go func() { defer s.m.wg.Done(); s.m.loseEngine(eng, "it stopped answering during a call") }()
 		return s.Err()
 	}
 	select {
@@ -302,14 +307,14 @@ func (s *Session) Close(ctx context.Context) error {
 	if !last {
 		return nil
 	}
-	return s.release(ctx)
+	return s.release(ctx, "closed")
 }
 
 // release ends the session for every holder: it leaves the registry, Done is closed, and the
 // engine-side session is released (at the CONNECTION share level, the engine stops). The
 // last holder's Close and the idle reaper both end a session this way; only the first call
-// does anything.
-func (s *Session) release(ctx context.Context) error {
+// does anything. reason says why, for the observer.
+func (s *Session) release(ctx context.Context, reason string) error {
 	if !s.m.forget(s) {
 		return nil
 	}
@@ -323,6 +328,7 @@ func (s *Session) release(ctx context.Context) error {
 	for _, op := range ops {
 		op.expire()
 	}
+	s.m.obs.SessionClosed(s.info(), reason)
 	eng := s.engine()
 	if eng.Level == ShareConnection {
 		s.m.stopEngine(eng, "its CONNECTION session closed")
@@ -337,7 +343,9 @@ func (s *Session) release(ctx context.Context) error {
 // Detach forgets the session without telling the engine: for a Connect client that has
 // released the session itself.
 func (s *Session) Detach() {
-	s.m.forget(s)
+	if s.m.forget(s) {
+		s.m.obs.SessionClosed(s.info(), "detached")
+	}
 	if eng := s.engine(); eng.Level == ShareConnection {
 		s.m.stopEngine(eng, "its CONNECTION session was released")
 	}
@@ -367,11 +375,12 @@ type Operation struct {
 	cancelled chan struct{}
 	cancelReq atomic.Bool
 
-	// mu guards state, finished and execID.
+	// mu guards state, finished, execID and err.
 	mu       sync.Mutex
 	state    string
 	finished time.Time
 	execID   string // the engine operation id of the current execution; "" means ID
+	err      string
 }
 
 // OperationSpec describes an operation to register.
@@ -408,15 +417,23 @@ type OperationInfo struct {
 	LastUsed time.Time
 	Rows     int64
 	Bytes    int64
+	// Transport and ClientAddr are those of the operation's session.
+	Transport  string
+	ClientAddr string
+	// Error is the message of the failure that ended the operation, if any (SetError).
+	Error string
+	// Ended is when the operation left the registry; set only in Observer.OperationEnded.
+	Ended time.Time
 }
 
 func (op *Operation) info() OperationInfo {
 	op.mu.Lock()
-	state, finished := op.state, op.finished
+	state, finished, err := op.state, op.finished, op.err
 	op.mu.Unlock()
 	return OperationInfo{ID: op.ID, Kind: op.Kind, Statement: op.Statement, State: state, SessionID: op.s.ID, User: op.s.User,
 		Protocol: op.s.Protocol, EngineID: op.EngineID, Started: op.Started, Finished: finished,
-		LastUsed: time.Unix(0, op.lastUsed.Load()), Rows: op.rows.Load(), Bytes: op.bytes.Load()}
+		LastUsed: time.Unix(0, op.lastUsed.Load()), Rows: op.rows.Load(), Bytes: op.bytes.Load(),
+		Transport: op.s.Transport, ClientAddr: op.s.ClientAddr, Error: err}
 }
 
 // Operation states.
@@ -437,6 +454,17 @@ func (s *Session) StartOperation(spec OperationSpec) (*Operation, error) {
 		return nil, newError(KindNotFound, nil, "session %s is closed", s.ID)
 	default:
 	}
+	op, err := s.addOperation(spec)
+	if err != nil {
+		return nil, err
+	}
+	// Not under s.mu: an observer must be free to read the registry.
+	s.m.obs.OperationStarted(op.info())
+	return op, nil
+}
+
+// addOperation registers a running operation, enforcing the per-session limit.
+func (s *Session) addOperation(spec OperationSpec) (*Operation, error) {
 	eng := s.engine()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -474,6 +502,9 @@ func (op *Operation) Sent(rows, bytes int64) {
 	op.rows.Add(rows)
 	op.bytes.Add(bytes)
 	op.Touch()
+	if rows != 0 || bytes != 0 {
+		op.s.m.obs.OperationSent(op.s.Protocol, op.s.Transport, rows, bytes)
+	}
 }
 
 // SetState records the operation's state. An operation cancelled by Cancel stays CANCELED,
@@ -567,13 +598,20 @@ func (op *Operation) isCancelled() bool { return op.cancelReq.Load() }
 // it then frees what it holds.
 func (op *Operation) Expired() <-chan struct{} { return op.expired }
 
-// End removes the operation from the registry. It may be called more than once.
+// End removes the operation from the registry. It may be called more than once; only the
+// first call is reported to the observer.
 func (op *Operation) End() {
 	op.s.mu.Lock()
-	if op.s.ops[op.ID] == op {
+	registered := op.s.ops[op.ID] == op
+	if registered {
 		delete(op.s.ops, op.ID)
 	}
 	op.s.mu.Unlock()
+	if registered {
+		in := op.info()
+		in.Ended = time.Now()
+		op.s.m.obs.OperationEnded(in)
+	}
 }
 
 // expire ends an idle operation and tells its frontend.
@@ -587,16 +625,18 @@ func (op *Operation) expire() {
 func (s *Session) Clone(id string) (*Session, error) {
 	m := s.m
 	eng := s.engine()
-	c := &Session{ID: id, User: s.User, Protocol: s.Protocol, Created: time.Now(), m: m, place: s.place, eng: eng, holders: 1,
-		ops: map[string]*Operation{}, done: make(chan struct{})}
+	c := &Session{ID: id, User: s.User, Protocol: s.Protocol, Transport: s.Transport, ClientAddr: s.ClientAddr, Created: time.Now(),
+		m: m, place: s.place, eng: eng, holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	c.touch()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if _, taken := m.sessions[id]; taken {
+		m.mu.Unlock()
 		return nil, newError(KindPermissionDenied, nil, "session id %s is already in use", id)
 	}
 	m.sessions[id] = c
 	eng.addSession()
+	m.mu.Unlock()
+	m.obs.SessionOpened(c.info())
 	return c, nil
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"path"
 	"strings"
 	"time"
 )
@@ -188,15 +187,7 @@ func (m *Manager) launchConf(user string, session map[string]string) (map[string
 // allowed reports whether a session may set a launch conf key. Allow-list entries are exact
 // keys or path.Match patterns such as spark.executor.*.
 func (m *Manager) allowed(key string) bool {
-	for _, pat := range m.cfg.SessionConfAllowList {
-		if pat == key {
-			return true
-		}
-		if ok, _ := path.Match(pat, key); ok {
-			return true
-		}
-	}
-	return false
+	return MatchConf(m.cfg.SessionConfAllowList, key)
 }
 
 func validName(s string) bool {

@@ -33,6 +33,11 @@
 //
 // Errors become TStatus values in exactly one place, toWire in status.go.
 //
+// Config.Observer hears of binary connections, of every TCLIService call with its method and
+// TStatusCode (observe.go wraps the Handler for the generated processor; FetchResults reports
+// from its own processor) and of refused credentials, for metrics; sessions and operations
+// reach metrics and the audit log through the engine layer's observer instead.
+//
 // thriftfront may import engine (its session interface and typed execution API), auth,
 // translate, idl/hiveserver, proto/spark/connect (messages), thrift, arrow-go, uuid and
 // logrus. It links no

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -15,7 +16,7 @@ import (
 // newProcessor is the TCLIService processor for h on connections whose protocol pf makes,
 // with FetchResults answered by fetchResults below.
 func newProcessor(h *Handler, pf thrift.TProtocolFactory) *hiveserver.TCLIServiceProcessor {
-	proc := hiveserver.NewTCLIServiceProcessor(h)
+	proc := hiveserver.NewTCLIServiceProcessor(observed{h})
 	enc, ok := encodingOf(pf)
 	proc.AddToProcessorMap("FetchResults", &fetchResults{h: h, enc: enc, wire: ok})
 	return proc
@@ -76,7 +77,15 @@ const (
 	fieldResults     = 3 // TFetchResultsResp
 )
 
-func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.TProtocol) (bool, thrift.TException) {
+func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.TProtocol) (ok bool, err thrift.TException) {
+	start := time.Now()
+	code := "SUCCESS_STATUS"
+	defer func() {
+		if err != nil {
+			code = "EXCEPTION"
+		}
+		p.h.cfg.Observer.RPC(protocolOf(ctx), "FetchResults", code, time.Since(start))
+	}()
 	args := hiveserver.TCLIServiceFetchResultsArgs{}
 	if err := args.Read(ctx, in); err != nil {
 		_ = in.ReadMessageEnd(ctx)
@@ -92,6 +101,7 @@ func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.
 	}
 	if !p.wire {
 		resp, _ := p.h.FetchResults(ctx, args.Req)
+		code = statusName(resp.GetStatus(), nil)
 		return true, writeReply(ctx, out, seqID, &hiveserver.TCLIServiceFetchResultsResult{Success: resp})
 	}
 	bufp := pageBuffers.Get().(*[]byte)
@@ -103,6 +113,7 @@ func (p *fetchResults) Process(ctx context.Context, seqID int32, in, out thrift.
 	page, more, resp := p.h.fetch(args.Req, (*bufp)[:0], p.enc)
 	*bufp = page[:0]
 	if resp != nil {
+		code = statusName(resp.GetStatus(), nil)
 		return true, writeReply(ctx, out, seqID, &hiveserver.TCLIServiceFetchResultsResult{Success: resp})
 	}
 	return true, writeWirePage(ctx, out, seqID, more, page)

@@ -54,6 +54,9 @@ func NewHandler(cfg Config, sessions Sessions, log *logrus.Entry) *Handler {
 	if cfg.Allocator == nil {
 		cfg.Allocator = memory.NewGoAllocator()
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	return &Handler{
 		cfg: cfg, sessions: sessions, log: log.WithField("component", "thriftfront"),
 		mem:  cfg.Allocator,
@@ -139,7 +142,14 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	}
 	resp.ServerProtocolVersion = proto
 
-	es, err := h.sessions.Open(ctx, engine.SessionRequest{User: user, Protocol: "thrift", Conf: req.Configuration})
+	sr := engine.SessionRequest{User: user, Protocol: "thrift", Transport: "binary", Conf: req.Configuration}
+	if ci != nil {
+		sr.ClientAddr = ci.remote
+		if ci.http {
+			sr.Transport = "http"
+		}
+	}
+	es, err := h.sessions.Open(ctx, sr)
 	if err != nil {
 		resp.Status = errStatus(err)
 		return resp, nil

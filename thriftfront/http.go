@@ -117,6 +117,9 @@ func (x *HTTPHandler) basicUser(r *http.Request) (string, error) {
 	}
 	id, err := x.h.cfg.Auth.Password(auth.WithClientAddr(r.Context(), r.RemoteAddr), user, pass)
 	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			x.h.cfg.Observer.AuthFailed(protoHTTP, "basic")
+		}
 		return "", errors.New("authentication failed")
 	}
 	return id.User, nil

@@ -42,6 +42,8 @@ type Config struct {
 	// Allocator holds the Arrow buffers of decoded results and metadata rows; nil means
 	// memory.NewGoAllocator(). Tests pass a memory.CheckedAllocator to catch leaked buffers.
 	Allocator memory.Allocator
+	// Observer is told of connections, calls and failed logins (metrics); nil tells no one.
+	Observer Observer
 }
 
 // DefaultConfig returns the defaults: 256 MiB frames, V11.
@@ -193,6 +195,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 			s.mu.Unlock()
+			s.handler.cfg.Observer.ConnFailed(protoBinary, "limit")
 			s.refused.log(s.log.WithField("limit", s.cfg.MaxConnections), "connection refused: the HiveServer2 binary port is at its connection limit")
 			go refuseConn(conn, fmt.Sprintf("sparkbridge: too many connections (limit %d); try again later", s.cfg.MaxConnections))
 			continue
@@ -201,8 +204,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.conns[conn] = cs
 		s.wg.Add(1) // under mu, so that Shutdown never waits while a connection is added
 		s.mu.Unlock()
+		s.handler.cfg.Observer.ConnOpened(protoBinary)
 		go func() {
 			defer s.wg.Done()
+			defer s.handler.cfg.Observer.ConnClosed(protoBinary)
 			s.serveConn(conn, cs)
 			s.mu.Lock()
 			delete(s.conns, conn)
@@ -296,12 +301,15 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 			if errors.Is(err, auth.ErrBadCredentials) {
 				// The auth guard reports refusals in aggregate.
 				log.WithError(err).Debug("closing connection: authentication failed")
+				s.handler.cfg.Observer.AuthFailed(protoBinary, "plain")
+				s.handler.cfg.Observer.ConnFailed(protoBinary, "auth")
 				return
 			}
 			if s.stopping() {
 				log.WithError(err).Debug("connection closed during its SASL negotiation by the shutdown")
 				return
 			}
+			s.handler.cfg.Observer.ConnFailed(protoBinary, "handshake")
 			s.connLog("sasl").log(log.WithError(err), "closing connection: SASL negotiation failed")
 			return
 		}
@@ -309,11 +317,13 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
 	case 0x80: // first byte of a strict binary-protocol message: NOSASL
 		if !s.handler.cfg.Auth.TrustsClients() {
+			s.handler.cfg.Observer.ConnFailed(protoBinary, "handshake")
 			s.connLog("nosasl").log(log, fmt.Sprintf("closing connection: NOSASL carries no credentials and auth mode is %s; use SASL PLAIN", s.handler.cfg.Auth.Mode()))
 			return
 		}
 		trans = newRawTransport(conn, br)
 	default:
+		s.handler.cfg.Observer.ConnFailed(protoBinary, "handshake")
 		s.connLog("first-byte").log(log, fmt.Sprintf("closing connection: first byte 0x%02x is neither a SASL START nor a Thrift binary message", first[0]))
 		return
 	}

@@ -19,6 +19,9 @@ type fileConfig struct {
 	ThriftAddr  string        `json:"thrift_addr"`
 	ConnectAddr string        `json:"connect_addr"`
 	Admin       adminConfig   `json:"admin"`
+	// AuditLog and MetricsUserLabels match -audit-log and -metrics-user-labels.
+	AuditLog          string `json:"audit_log"`
+	MetricsUserLabels *bool  `json:"metrics_user_labels"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
 }

@@ -22,6 +22,8 @@ func writeConfig(t *testing.T, body string) string {
 func TestConfigFileApplies(t *testing.T) {
 	fc, err := loadConfigFile(writeConfig(t, `{
 		"thrift_addr": "127.0.0.1:10001",
+		"audit_log": "/var/log/sparkbridge/audit.log",
+		"metrics_user_labels": true,
 		"engine": {
 			"share_level": "group", "groups": {"alice": "analysts"},
 			"spark_conf": {"spark.executor.memory": "2g"},
@@ -37,6 +39,9 @@ func TestConfigFileApplies(t *testing.T) {
 	cfg.MaxLifetime = time.Hour
 	if err := fc.Engine.apply(&cfg); err != nil {
 		t.Fatal(err)
+	}
+	if fc.AuditLog != "/var/log/sparkbridge/audit.log" || fc.MetricsUserLabels == nil || !*fc.MetricsUserLabels {
+		t.Fatalf("audit_log %q, metrics_user_labels %v", fc.AuditLog, fc.MetricsUserLabels)
 	}
 	if fc.ThriftAddr != "127.0.0.1:10001" || cfg.ShareLevel != engine.ShareGroup || cfg.Groups["alice"] != "analysts" {
 		t.Fatalf("cfg = %+v", cfg)

@@ -19,18 +19,20 @@ type limitListener struct {
 	max    int64
 	open   atomic.Int64
 	refuse func(net.Conn)
-	log    *logrus.Entry
+	// refused, if set, counts each connection refused (metrics).
+	refused func()
+	log     *logrus.Entry
 
 	mu         sync.Mutex // guards last and suppressed
 	last       time.Time
 	suppressed int
 }
 
-func newLimitListener(ln net.Listener, max int, refuse func(net.Conn), log *logrus.Entry) net.Listener {
+func newLimitListener(ln net.Listener, max int, refuse func(net.Conn), refused func(), log *logrus.Entry) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, max: int64(max), refuse: refuse, log: log}
+	return &limitListener{Listener: ln, max: int64(max), refuse: refuse, refused: refused, log: log}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -44,6 +46,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.open.Add(-1)
 		l.logRefusal()
+		if l.refused != nil {
+			l.refused()
+		}
 		go func() {
 			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 			if l.refuse != nil {

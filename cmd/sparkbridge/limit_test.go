@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ func TestLimitListener(t *testing.T) {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	ln := newLimitListener(inner, 2, refuseHTTP, logrus.NewEntry(log))
+	var refused atomic.Int32
+	ln := newLimitListener(inner, 2, refuseHTTP, func() { refused.Add(1) }, logrus.NewEntry(log))
 	defer ln.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {
@@ -52,6 +54,9 @@ func TestLimitListener(t *testing.T) {
 	case c := <-accepted:
 		t.Fatalf("a connection over the limit reached the server: %v", c.RemoteAddr())
 	default:
+	}
+	if n := refused.Load(); n != 1 {
+		t.Fatalf("%d refusals counted, want 1", n)
 	}
 	first.Close()
 	third := dial()
