@@ -2,14 +2,14 @@ package itest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +22,9 @@ import (
 
 // scrapeMetrics reads url (a /metrics endpoint) as Prometheus does and returns every
 // sparkbridge_ counter and gauge sample as name{k=v,...}, labels sorted.
-func scrapeMetrics(t *testing.T, url string) map[string]float64 {
+func scrapeMetrics(t *testing.T, client *http.Client, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ type auditLine struct {
 	DurationMS *int64    `json:"duration_ms"`
 }
 
-// TestMetricsAndAuditLog runs a bridge of its own with a users file, /metrics on its debug
-// listener and an audit log, routes alice to the harness engine, and runs a known workload
+// TestMetricsAndAuditLog runs a bridge of its own with a users file, /metrics on its admin
+// port and an audit log, routes alice to the harness engine, and runs a known workload
 // with beeline and PySpark: the scraped counters move by exactly what the workload did, and
 // the audit file has a JSON line per session and statement with no password, token,
 // engine secret or secret conf value in it.
@@ -100,18 +100,13 @@ func TestMetricsAndAuditLog(t *testing.T) {
 	if err := os.WriteFile(usersFile, []byte(users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dport, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	debugAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(dport))
 	auditPath := filepath.Join(dir, "audit.log")
 	// PySpark sends a token only over TLS: the Connect port serves it, trusting the test CA.
 	certFile, keyFile := writeCert(t, dir)
 	clientEnv = []string{"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=" + certFile}
 	defer func() { clientEnv = nil }()
 	b, err := startBridgeArgs(bridgeBin, dir, bridge.sparkHome, bridge.venv, map[string]string{"alice": "harness"},
-		"-auth", "FILE", "-users-file", usersFile, "-catalog", "in-memory", "-debug-addr", debugAddr, "-audit-log", auditPath,
+		"-auth", "FILE", "-users-file", usersFile, "-catalog", "in-memory", "-audit-log", auditPath,
 		"-connect-tls-cert", certFile, "-connect-tls-key", keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +117,10 @@ func TestMetricsAndAuditLog(t *testing.T) {
 			_ = b.stop()
 		}
 	}()
-	metricsURL := "http://" + debugAddr + "/metrics"
-	before := scrapeMetrics(t, metricsURL)
+	// The admin port takes the Connect port's certificate when it has none of its own.
+	scraper := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, certFile), ServerName: "localhost"}}}
+	metricsURL := "https://" + b.adminAddr + "/metrics"
+	before := scrapeMetrics(t, scraper, metricsURL)
 
 	// HiveServer2: a wrong password, then beeline with the right one runs a query and a SET
 	// of a secret-looking conf.
@@ -155,7 +152,7 @@ func TestMetricsAndAuditLog(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	var after map[string]float64
 	for {
-		after = scrapeMetrics(t, metricsURL)
+		after = scrapeMetrics(t, scraper, metricsURL)
 		if after["sparkbridge_sessions_active{protocol=hs2_binary}"] == 0 && after["sparkbridge_sessions_active{protocol=connect}"] == 0 {
 			break
 		}
@@ -263,4 +260,18 @@ func TestMetricsAndAuditLog(t *testing.T) {
 		t.Fatalf("audit log: %d opens, %d closes (want 2 and 2), SELECT line %v, redacted SET line %v, Connect line %v:\n%s",
 			opens, closes, sawSelect, sawSet, sawConnect, data)
 	}
+}
+
+// caPool trusts the PEM certificate in certFile.
+func caPool(t *testing.T, certFile string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", certFile)
+	}
+	return pool
 }
