@@ -52,6 +52,17 @@ func TestOperatorCancelEndsTheExecutionStream(t *testing.T) {
 	if status.Code(err) != codes.Canceled || !strings.Contains(err.Error(), "OPERATION_CANCELED") {
 		t.Fatalf("the client's stream ended with %v, want CANCELLED with OPERATION_CANCELED", err)
 	}
+	// The engine never answered the interrupt: the bridge cut the call and asked again, so
+	// that a reattachable execution does not run on for a reattach.
+	n := 0
+	for _, id := range b.spark.Interrupts() {
+		if id == opID {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("the engine was asked %d times to interrupt %s, want 2", n, opID)
+	}
 	waitRegistry(t, b, 0)
 }
 

@@ -352,12 +352,12 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 	ctx, cut := watchCancel(ctx, op)
 	up, err := c.ExecutePlan(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
-		err = cutErr(cut(), engineErr(sess, err))
+		err = cutErr(cut(), false, engineErr(sess, err), sess, req.GetOperationId())
 		endExecution(op, false, err)
 		return err
 	}
 	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
-	err = cutErr(cut(), err)
+	err = cutErr(cut(), complete, err, sess, req.GetOperationId())
 	endExecution(op, complete, err)
 	return err
 }
@@ -403,12 +403,18 @@ func watchCancel(ctx context.Context, op *engine.Operation) (context.Context, fu
 }
 
 // cutErr is the error of a call watchCancel cut: the cancellation, not the cut's context
-// error.
-func cutErr(cut bool, err error) error {
-	if cut {
-		return toStatus(engine.ErrCancelledByAdmin)
+// error. A stream that completed as the cut came keeps its result. Cutting the call alone
+// leaves a reattachable execution running on the engine, which keeps it for a reattach: the
+// engine is asked again to interrupt it (the first interrupt may have reached it before the
+// execution did).
+func cutErr(cut, complete bool, err error, sess *engine.Session, operationID string) error {
+	if !cut || err == nil && complete {
+		return err
 	}
-	return err
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = sess.Interrupt(ctx, operationID)
+	return toStatus(engine.ErrCancelledByAdmin)
 }
 
 // endExecution records how the stream of a registered execution (nil: none) ended. An
@@ -457,12 +463,12 @@ func (s *Server) ReattachExecute(req *connect.ReattachExecuteRequest, stream grp
 	ctx, cut := watchCancel(ctx, op)
 	up, err := c.ReattachExecute(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
-		err = cutErr(cut(), engineErr(sess, err))
+		err = cutErr(cut(), false, engineErr(sess, err), sess, req.GetOperationId())
 		endExecution(op, false, err)
 		return err
 	}
 	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
-	err = cutErr(cut(), err)
+	err = cutErr(cut(), complete, err, sess, req.GetOperationId())
 	endExecution(op, complete, err)
 	return err
 }

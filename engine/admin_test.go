@@ -150,3 +150,40 @@ func TestCancelOperationIsStickyAndSignalled(t *testing.T) {
 		t.Fatalf("a second cancel: %v", err)
 	}
 }
+
+// Closing a session whose engine has died launches no engine to interrupt or release on.
+func TestCloseSessionOnADeadEngineLaunchesNothing(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := NewManager(fastConfig(), l, nil)
+	defer m.Close(context.Background())
+	s, _ := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "connect"})
+	if _, err := s.StartOperation(OperationSpec{ID: "op-1", Kind: KindExecute, Statement: "SELECT 1"}); err != nil {
+		t.Fatal(err)
+	}
+	l.procs[0].exit()
+	waitFor(t, "the dead engine forgotten", func() bool { return len(m.Engines()) == 0 })
+	if err := m.CloseSession(context.Background(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.launches.Load(); n != 1 {
+		t.Fatalf("%d launches: closing the session launched a new engine", n)
+	}
+}
+
+// Cancelling an operation that failed keeps its error.
+func TestCancelKeepsAFailure(t *testing.T) {
+	l := &fakeLauncher{t: t}
+	m := NewManager(fastConfig(), l, nil)
+	defer m.Close(context.Background())
+	s, _ := m.Open(context.Background(), SessionRequest{User: "alice", Protocol: "thrift"})
+	op, _ := s.StartOperation(OperationSpec{ID: "op-1", Kind: KindStatement, Statement: "SELECT x"})
+	op.Fail("[UNRESOLVED_COLUMN] x")
+	if in, err := m.CancelOperation(context.Background(), "op-1"); err != nil || in.State != OpError || in.Error != "[UNRESOLVED_COLUMN] x" {
+		t.Fatalf("cancel of a failed operation: %+v, %v", in, err)
+	}
+	select {
+	case <-op.Cancelled():
+		t.Fatal("a failed operation signalled Cancelled")
+	default:
+	}
+}

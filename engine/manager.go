@@ -696,7 +696,10 @@ func (m *Manager) CloseSession(ctx context.Context, id string) error {
 			_ = op.Cancel(ctx)
 		}
 	}
-	return s.release(ctx, "admin")
+	// The release gets time of its own: slow interrupts may have spent ctx's.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.release(rctx, "admin")
 }
 
 // CancelOperation cancels the live operation with id, whichever session and protocol it

@@ -579,9 +579,23 @@ func (op *Operation) Cancel(ctx context.Context) error {
 		op.finished = time.Now()
 	}
 	op.mu.Unlock()
-	err := op.s.Interrupt(ctx, op.executionID())
+	err := op.s.interruptHere(ctx, op.executionID())
 	close(op.cancelled)
 	return err
+}
+
+// interruptHere asks the session's current engine to interrupt an execution. Unlike
+// Interrupt, it never moves the session to a new engine: an execution on an engine that has
+// died is gone already, and a new engine has nothing to interrupt.
+func (s *Session) interruptHere(ctx context.Context, operationID string) error {
+	eng := s.engine()
+	if !eng.alive() {
+		return nil
+	}
+	_, err := eng.conn.Interrupt(ctx, &connect.InterruptRequest{SessionId: s.ID, UserContext: s.UserContext(),
+		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
+		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: operationID}})
+	return s.Explain(err)
 }
 
 // ErrCancelledByAdmin is what a frontend reports for an operation an operator cancelled,
