@@ -64,6 +64,24 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 		if strings.Join(documented, ",") != strings.Join(serving, ",") {
 			t.Errorf("%s: openapi.yaml has %v, the mux serves %v", p, documented, serving)
 		}
+		// A public route says so (security: []); every other one asks for credentials
+		// when admins are configured, and documents the 401 and 403 it then answers.
+		for m := range r.methods {
+			op, _ := item[strings.ToLower(m)].(map[string]any)
+			sec, hasSec := op["security"].([]any)
+			public := hasSec && len(sec) == 0
+			if public != r.public {
+				t.Errorf("%s %s: openapi.yaml says public=%v, the server %v", m, p, public, r.public)
+			}
+			if !r.public {
+				responses, _ := op["responses"].(map[string]any)
+				for _, code := range []string{"401", "403"} {
+					if _, ok := responses[code]; !ok {
+						t.Errorf("%s %s: openapi.yaml does not document the %s it answers without an admin's credentials", m, p, code)
+					}
+				}
+			}
+		}
 	}
 	for p := range paths {
 		if !served[p] {
@@ -246,5 +264,24 @@ func TestOpenAPIIsServed(t *testing.T) {
 	s.Handler().ServeHTTP(rec, localRequest(http.MethodGet, "/api/v1/openapi.yaml"))
 	if rec.Code != http.StatusOK || rec.Body.String() != string(openAPI) {
 		t.Fatalf("/api/v1/openapi.yaml: %d", rec.Code)
+	}
+}
+
+// What routeTable calls public is what the server does: with admins configured, every other
+// route and method answers 401 without credentials, and a public one never does.
+func TestRoutesAskForCredentialsUnlessPublic(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.Auth, cfg.Admins = "127.0.0.1:0", fileUsers(t), []string{"alice"}
+	cfg.Metrics = http.NotFoundHandler()
+	s := newTestServer(t, cfg, newFakeRegistry())
+	for _, r := range s.routeTable() {
+		target := strings.NewReplacer("{id}", "x", "{profile...}", "heap", "{profile}", "heap").Replace(r.pattern)
+		for m := range r.methods {
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, localRequest(m, target))
+			if got := rec.Code == http.StatusUnauthorized; got == r.public {
+				t.Errorf("%s %s without credentials: %d (public %v)", m, target, rec.Code, r.public)
+			}
+		}
 	}
 }
