@@ -100,7 +100,8 @@ func TestConsolePagesRenderTheRegistry(t *testing.T) {
 	if r := row(eng, "data-engine-id", "engine-a"); !strings.Contains(r, "local[*]") || !strings.Contains(r, `data-url="/api/v1/engines/engine-a"`) {
 		t.Errorf("engine-a row: %q", r)
 	}
-	if r := row(eng, "data-engine-id", "engine-b"); !strings.Contains(r, "app-1") || !strings.Contains(r, "spark://m:7077") || strings.Contains(r, "<button") {
+	if r := row(eng, "data-engine-id", "engine-b"); !strings.Contains(r, "app-1") || !strings.Contains(r, "spark://m:7077") || strings.Contains(r, "<button") ||
+		!strings.Contains(r, "RUNNING on 10.0.0.9") {
 		t.Errorf("engine-b row (draining): %q", r)
 	}
 	if r := row(eng, "data-engine-id", "engine-c"); !strings.Contains(r, "launching") || strings.Contains(r, "<button") {

@@ -43,7 +43,8 @@ func newFakeRegistry() *fakeRegistry {
 			{ID: "engine-a", Key: "user/alice", User: "alice", ShareLevel: engine.ShareUser, State: engine.EngineReady, Master: "local[*]", PID: 42,
 				Addr: "127.0.0.1:4000", Sessions: 1, Started: t0},
 			{ID: "engine-b", Key: "user/bob", User: "bob", ShareLevel: engine.ShareUser, State: engine.EngineDraining, Master: "spark://m:7077",
-				AppID: "app-1", Addr: "10.0.0.2:15002", Sessions: 1, Started: t0},
+				AppID: "app-1", Addr: "10.0.0.2:15002", Sessions: 1, Started: t0,
+				Cluster: engine.DriverStatus{State: "RUNNING", Host: "10.0.0.9", Checked: t0}},
 			{ID: "engine-c", Key: "user/carol", User: "carol", ShareLevel: engine.ShareUser, State: engine.EngineLaunching, Master: "local[*]", Started: t0},
 		},
 		failures: []engine.Failure{
