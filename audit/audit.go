@@ -46,8 +46,10 @@ type Line struct {
 	ClientAddr string `json:"client_addr,omitempty"`
 	Protocol   string `json:"protocol,omitempty"`
 	Transport  string `json:"transport,omitempty"`
-	SessionID  string `json:"session_id,omitempty"`
-	EngineID   string `json:"engine_id,omitempty"`
+	// Auth is how the user was authenticated: NONE, FILE, LDAP, KERBEROS, JWT.
+	Auth      string `json:"auth,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	EngineID  string `json:"engine_id,omitempty"`
 	// Operations: what ran, and how it ended.
 	OperationID string `json:"operation_id,omitempty"`
 	Kind        string `json:"kind,omitempty"`
@@ -151,7 +153,7 @@ func ms(d time.Duration) *int64 {
 
 func sessionLine(event string, s engine.SessionInfo) Line {
 	return Line{Event: event, User: s.User, ClientAddr: s.ClientAddr, Protocol: s.Protocol, Transport: s.Transport,
-		SessionID: s.ID, EngineID: s.EngineID}
+		Auth: s.AuthMechanism, SessionID: s.ID, EngineID: s.EngineID}
 }
 
 // SessionOpened implements engine.Observer.
@@ -167,7 +169,7 @@ func (l *Log) SessionOpenFailed(req engine.SessionRequest, err error) {
 		return
 	}
 	l.write(Line{Event: EventSessionOpenFailed, User: req.User, ClientAddr: req.ClientAddr, Protocol: req.Protocol,
-		Transport: req.Transport, SessionID: req.SessionID, Outcome: "error", Error: l.text(err.Error())})
+		Transport: req.Transport, Auth: req.AuthMechanism, SessionID: req.SessionID, Outcome: "error", Error: l.text(err.Error())})
 }
 
 // SessionClosed implements engine.Observer.

@@ -17,9 +17,18 @@ import (
 	"strings"
 )
 
-// Identity is an authenticated user.
+// Identity is an authenticated user, whichever mechanism proved it: the same reaches the
+// session layer from every provider and protocol.
 type Identity struct {
+	// User is the short user name the bridge routes and runs engines by.
 	User string
+	// Groups are the user's groups as the provider knows them (LDAP membership, a token's
+	// groups claim), in the provider's order; the first is the user's group for the GROUP
+	// share level unless the bridge's groups map names one. Empty when the provider has none.
+	Groups []string
+	// Mechanism names how the user was authenticated (NONE, FILE, LDAP, KERBEROS, JWT), for
+	// the audit log.
+	Mechanism string
 }
 
 // ErrBadCredentials means the credentials were wrong or missing. Its message is safe to show
@@ -49,7 +58,7 @@ func (None) Password(_ context.Context, user, _ string) (Identity, error) {
 	if user == "" {
 		user = "anonymous"
 	}
-	return Identity{User: user}, nil
+	return Identity{User: user, Mechanism: "NONE"}, nil
 }
 
 // Token ignores the token and trusts the claimed user.
@@ -57,7 +66,7 @@ func (None) Token(_ context.Context, _, claimedUser string) (Identity, error) {
 	if claimedUser == "" {
 		claimedUser = "anonymous"
 	}
-	return Identity{User: claimedUser}, nil
+	return Identity{User: claimedUser, Mechanism: "NONE"}, nil
 }
 
 func (None) TrustsClients() bool { return true }
@@ -138,7 +147,7 @@ func (f *File) Password(_ context.Context, user, password string) (Identity, err
 	if !VerifyPassword(u.Password, password) {
 		return Identity{}, ErrBadCredentials
 	}
-	return Identity{User: user}, nil
+	return Identity{User: user, Mechanism: "FILE"}, nil
 }
 
 // Token maps a bearer token to its user; the claimed user is ignored.
@@ -150,7 +159,7 @@ func (f *File) Token(_ context.Context, token, _ string) (Identity, error) {
 	if !ok {
 		return Identity{}, ErrBadCredentials
 	}
-	return Identity{User: user}, nil
+	return Identity{User: user, Mechanism: "FILE"}, nil
 }
 
 func (f *File) TrustsClients() bool { return false }

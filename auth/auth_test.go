@@ -82,3 +82,56 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Errorf("shared token: %v", err)
 	}
 }
+
+// stubProvider accepts one password or token, refuses the rest, or fails with err.
+type stubProvider struct {
+	mode, secret, user string
+	err                error
+}
+
+func (s stubProvider) Password(_ context.Context, user, password string) (Identity, error) {
+	return s.check(password)
+}
+func (s stubProvider) Token(_ context.Context, token, _ string) (Identity, error) { return s.check(token) }
+func (s stubProvider) check(secret string) (Identity, error) {
+	if s.err != nil {
+		return Identity{}, s.err
+	}
+	if secret != s.secret {
+		return Identity{}, ErrBadCredentials
+	}
+	return Identity{User: s.user, Mechanism: s.mode}, nil
+}
+func (s stubProvider) TrustsClients() bool { return false }
+func (s stubProvider) Mode() string        { return s.mode }
+
+// A chain asks its providers in order; the first that accepts decides; a refusal by all is
+// ErrBadCredentials, and an outage of one is reported rather than taken for a wrong password.
+func TestChain(t *testing.T) {
+	if _, err := NewChain(stubProvider{mode: "LDAP"}, None{}); err == nil {
+		t.Fatal("NONE chained")
+	}
+	c, err := NewChain(stubProvider{mode: "LDAP", secret: "ldap-pw", user: "alice"}, stubProvider{mode: "FILE", secret: "file-pw", user: "alice2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode() != "LDAP,FILE" || c.TrustsClients() {
+		t.Fatalf("mode %s", c.Mode())
+	}
+	for secret, want := range map[string]string{"ldap-pw": "LDAP", "file-pw": "FILE"} {
+		id, err := c.Password(context.Background(), "alice", secret)
+		if err != nil || id.Mechanism != want {
+			t.Errorf("%s: %+v, %v", secret, id, err)
+		}
+	}
+	if _, err := c.Token(context.Background(), "nope", ""); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("refused by all: %v", err)
+	}
+	down, _ := NewChain(stubProvider{mode: "LDAP", err: errors.New("connection refused")}, stubProvider{mode: "FILE", secret: "file-pw", user: "bob"})
+	if id, err := down.Password(context.Background(), "bob", "file-pw"); err != nil || id.User != "bob" {
+		t.Errorf("the next provider after an outage: %+v, %v", id, err)
+	}
+	if _, err := down.Password(context.Background(), "bob", "wrong"); err == nil || errors.Is(err, ErrBadCredentials) || !strings.Contains(err.Error(), "LDAP: connection refused") {
+		t.Errorf("an outage taken for a wrong password: %v", err)
+	}
+}

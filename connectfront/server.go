@@ -133,19 +133,19 @@ func (s *Server) Stop() { s.grpc.Stop() }
 
 // identify authenticates the caller from its bearer token. With auth mode NONE the
 // client's user_id is trusted; a client that sends none is "anonymous".
-func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (string, error) {
+func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (auth.Identity, error) {
 	token := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
 			t, ok := strings.CutPrefix(v[0], "Bearer ")
 			if !ok {
-				return "", status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
+				return auth.Identity{}, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
 			}
 			token = t
 		}
 	}
 	if token == "" && !s.cfg.Auth.TrustsClients() {
-		return "", status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...)")
+		return auth.Identity{}, status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...)")
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		ctx = auth.WithClientAddr(ctx, p.Addr.String())
@@ -154,17 +154,17 @@ func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (string,
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
 			s.cfg.Observer.AuthFailed(protoConnect, "bearer")
-			return "", status.Error(codes.Unauthenticated, "invalid token")
+			return auth.Identity{}, status.Error(codes.Unauthenticated, "invalid token")
 		}
-		return "", status.Error(codes.Internal, "authentication failed: "+err.Error())
+		return auth.Identity{}, status.Error(codes.Internal, "authentication failed: "+err.Error())
 	}
-	return id.User, nil
+	return id, nil
 }
 
 // session authenticates the caller and resolves its session. The session belongs to the
 // authenticated user, and every request forwarded for it carries that user's context.
 func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID string) (*engine.Session, error) {
-	user, err := s.identify(ctx, uc)
+	id, err := s.identify(ctx, uc)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,8 @@ func (s *Server) session(ctx context.Context, uc *connect.UserContext, sessionID
 			}
 		}
 	}
-	req := engine.SessionRequest{User: user, Protocol: "connect", Transport: "grpc", SessionID: sessionID, Conf: conf}
+	req := engine.SessionRequest{User: id.User, Groups: id.Groups, AuthMechanism: id.Mechanism, Protocol: "connect", Transport: "grpc",
+		SessionID: sessionID, Conf: conf}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		req.ClientAddr = p.Addr.String()
 	}

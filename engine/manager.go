@@ -105,6 +105,12 @@ type slot struct {
 type SessionRequest struct {
 	// User is the authenticated user.
 	User string
+	// Groups are the user's groups as the auth provider reported them (LDAP, a token's
+	// claim); the first is the user's group at the GROUP share level, unless Config.Groups
+	// names one.
+	Groups []string
+	// AuthMechanism names how the user was authenticated (NONE, FILE, LDAP, KERBEROS, JWT).
+	AuthMechanism string
 	// Protocol names the frontend ("thrift", "connect"), for introspection.
 	Protocol string
 	// Transport says how the client reached the frontend: "binary" or "http" for
@@ -232,7 +238,8 @@ func (m *Manager) open(ctx context.Context, req SessionRequest) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr, Created: time.Now(),
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr,
+		AuthMechanism: req.AuthMechanism, Created: time.Now(),
 		m: m, place: p, eng: eng, holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
 
@@ -274,7 +281,8 @@ func (m *Manager) releasedSession(req SessionRequest, id string) (*Session, erro
 		return nil, newError(KindEngineLost, nil, "the engine that served session %s (%s) stopped", id, e.eng.ID)
 	}
 	// Not registered, so never reaped or closed: it lives for this one call.
-	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr, Created: e.at,
+	s := &Session{ID: id, User: req.User, Protocol: req.Protocol, Transport: req.Transport, ClientAddr: req.ClientAddr,
+		AuthMechanism: req.AuthMechanism, Created: e.at,
 		m: m, place: e.place, eng: e.eng, holders: 1, ops: map[string]*Operation{}, done: make(chan struct{})}
 	s.touch()
 	return s, nil

@@ -27,7 +27,9 @@ type Session struct {
 	// Transport and ClientAddr are those of the request that opened the session.
 	Transport  string
 	ClientAddr string
-	Created    time.Time
+	// AuthMechanism is how its user was authenticated.
+	AuthMechanism string
+	Created       time.Time
 
 	m        *Manager
 	place    placement
@@ -50,18 +52,21 @@ type SessionInfo struct {
 	Protocol   string
 	Transport  string
 	ClientAddr string
-	EngineID   string
-	Key        string
-	Holders    int
-	Created    time.Time
-	LastUsed   time.Time
-	Operations []OperationInfo
+	// AuthMechanism names how the user was authenticated (NONE, FILE, LDAP, KERBEROS, JWT).
+	AuthMechanism string
+	EngineID      string
+	Key           string
+	Holders       int
+	Created       time.Time
+	LastUsed      time.Time
+	Operations    []OperationInfo
 }
 
 func (s *Session) info() SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in := SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, Transport: s.Transport, ClientAddr: s.ClientAddr, EngineID: s.eng.ID, Key: s.place.key, Holders: s.holders,
+	in := SessionInfo{ID: s.ID, User: s.User, Protocol: s.Protocol, Transport: s.Transport, ClientAddr: s.ClientAddr,
+		AuthMechanism: s.AuthMechanism, EngineID: s.eng.ID, Key: s.place.key, Holders: s.holders,
 		Created: s.Created, LastUsed: time.Unix(0, s.lastUsed.Load())}
 	for _, op := range s.ops {
 		in.Operations = append(in.Operations, op.info())

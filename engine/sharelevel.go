@@ -88,7 +88,7 @@ func (m *Manager) place(req SessionRequest, sessionID string) (placement, error)
 	if sub != "" && !validName(sub) {
 		return placement{}, newError(KindInvalidArgument, nil, "engine subdomain %q: use letters, digits, '-' and '_' (at most 64)", sub)
 	}
-	group := m.groupOf(req.User)
+	group := m.groupOf(req.User, req.Groups)
 	p := placement{level: level, key: EngineKey(level, req.User, group, sub, sessionID)}
 	switch level {
 	case ShareGroup:
@@ -157,9 +157,17 @@ func EngineKey(level ShareLevel, user, group, subdomain, sessionID string) strin
 	return k
 }
 
-func (m *Manager) groupOf(user string) string {
+// groupOf is user's group for the GROUP share level and group routing: the bridge's groups
+// map when it names one (an operator's choice wins), else the first group the auth provider
+// reported, else the user alone.
+func (m *Manager) groupOf(user string, groups []string) string {
 	if g := m.cfg.Groups[user]; g != "" {
 		return g
+	}
+	for _, g := range groups {
+		if g != "" {
+			return g
+		}
 	}
 	return user
 }

@@ -170,3 +170,30 @@ func TestSessionConfReachesLaunch(t *testing.T) {
 		t.Fatalf("specs = %+v", l.specs)
 	}
 }
+
+// The auth provider's groups (LDAP membership, a token's claim) choose a user's GROUP engine
+// and group routing; the bridge's groups map, an operator's choice, wins over them.
+func TestPlacementByIdentityGroups(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ShareLevel = ShareGroup
+	cfg.Groups = map[string]string{"alice": "analysts"}
+	cfg.StaticEngines = map[string]StaticEngine{"shared": {Addr: "127.0.0.1:1"}}
+	cfg.GroupEngines = map[string]string{"bi": "shared"}
+	m := &Manager{cfg: cfg}
+	for _, tc := range []struct {
+		user   string
+		groups []string
+		key    string
+		static string
+	}{
+		{"carol", []string{"etl", "bi"}, "group/etl", ""},
+		{"dave", []string{"bi"}, "static/shared", "shared"},
+		{"alice", []string{"etl"}, "group/analysts", ""},
+		{"erin", nil, "group/erin", ""},
+	} {
+		p, err := m.place(SessionRequest{User: tc.user, Groups: tc.groups}, "sid")
+		if err != nil || p.key != tc.key || p.static != tc.static {
+			t.Errorf("%s in %v: %+v, %v; want key %s static %q", tc.user, tc.groups, p, err, tc.key, tc.static)
+		}
+	}
+}

@@ -79,12 +79,11 @@ type session struct {
 
 func newUUID() uuid.UUID { return uuid.New() }
 
-// checkPassword validates SASL PLAIN credentials with the auth provider. With auth mode
-// NONE, as in HiveServer2, every user and password is accepted and the user name is the
-// identity.
-func (h *Handler) checkPassword(ctx context.Context, c plainCredentials) error {
-	_, err := h.cfg.Auth.Password(ctx, c.User, c.Password)
-	return err
+// checkPassword validates SASL PLAIN credentials with the auth provider and returns the
+// identity they prove. With auth mode NONE, as in HiveServer2, every user and password is
+// accepted and the user name is the identity.
+func (h *Handler) checkPassword(ctx context.Context, c plainCredentials) (auth.Identity, error) {
+	return h.cfg.Auth.Password(ctx, c.User, c.Password)
 }
 
 func (h *Handler) lookupSession(hd *hiveserver.TSessionHandle) (*session, error) {
@@ -127,22 +126,23 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	}
 	resp := &hiveserver.TOpenSessionResp{ServerProtocolVersion: h.cfg.ServerProtocol}
 	ci := connInfoFrom(ctx)
-	user := ""
+	var id auth.Identity
 	if ci != nil && ci.authenticated {
-		user = ci.user
+		id = ci.id
 	} else if req.Username != nil {
-		user = *req.Username
+		id = auth.Identity{User: *req.Username, Mechanism: h.cfg.Auth.Mode()}
 	}
-	if user == "" {
-		user = "anonymous"
+	if id.User == "" {
+		id.User = "anonymous"
 	}
+	user := id.User
 	proto := req.ClientProtocol
 	if proto > h.cfg.ServerProtocol {
 		proto = h.cfg.ServerProtocol
 	}
 	resp.ServerProtocolVersion = proto
 
-	sr := engine.SessionRequest{User: user, Protocol: "thrift", Transport: "binary", Conf: req.Configuration}
+	sr := engine.SessionRequest{User: user, Groups: id.Groups, AuthMechanism: id.Mechanism, Protocol: "thrift", Transport: "binary", Conf: req.Configuration}
 	if ci != nil {
 		sr.ClientAddr = ci.remote
 		if ci.http {
@@ -155,10 +155,10 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 		return resp, nil
 	}
 	// The handle is the bridge's own: several HS2 sessions may join one engine session.
-	id := uuid.New()
+	guid := uuid.New()
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	s := &session{guid: id[:], secret: secret, user: user, protocol: proto, es: es, conn: ci,
+	s := &session{guid: guid[:], secret: secret, user: user, protocol: proto, es: es, conn: ci,
 		longPoll: h.cfg.LongPollingTimeout}
 	if v, ok := hiveConf(req.Configuration, longPollingKey); ok {
 		d, err := hiveDuration(v)

@@ -7,11 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -63,17 +63,17 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "TCLIService over HTTP takes POST requests", http.StatusMethodNotAllowed)
 		return
 	}
-	user, ok := x.cookieUser(r)
+	id, ok := x.cookieIdentity(r)
 	if !ok {
 		var err error
-		user, err = x.basicUser(r)
+		id, err = x.basicUser(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="sparkbridge"`)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			x.log.WithField("remote", r.RemoteAddr).WithError(err).Debug("HTTP authentication failed") // the auth guard reports refusals in aggregate
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: authCookie, Value: x.signCookie(user), Path: "/", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(cookieLifetime.Seconds())})
+		http.SetCookie(w, &http.Cookie{Name: authCookie, Value: x.signCookie(id), Path: "/", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(cookieLifetime.Seconds())})
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(x.h.cfg.MaxFrameSize)))
 	if err != nil {
@@ -88,7 +88,7 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	trans := &httpTransport{in: bytes.NewReader(body)}
 	conf := &thrift.TConfiguration{MaxMessageSize: int32(x.h.cfg.MaxFrameSize)}
 	prot := thrift.NewTBinaryProtocolConf(trans, conf)
-	ci := &connInfo{remote: r.RemoteAddr, user: user, authenticated: true, http: true}
+	ci := &connInfo{remote: r.RemoteAddr, id: id, authenticated: true, http: true}
 	ctx := withConnInfo(r.Context(), ci)
 	unknown := 0
 	if _, err := processOne(ctx, x.proc, newBoundedProtocol(prot, trans), prot, &unknown); err != nil {
@@ -107,57 +107,66 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // basicUser authenticates HTTP Basic credentials with the auth provider. Without an
 // Authorization header, a provider that trusts clients gets "anonymous".
-func (x *HTTPHandler) basicUser(r *http.Request) (string, error) {
+func (x *HTTPHandler) basicUser(r *http.Request) (auth.Identity, error) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		if x.h.cfg.Auth.TrustsClients() && r.Header.Get("Authorization") == "" {
-			return "anonymous", nil
+			return auth.Identity{User: "anonymous", Mechanism: x.h.cfg.Auth.Mode()}, nil
 		}
-		return "", errors.New("HTTP Basic authentication required")
+		return auth.Identity{}, errors.New("HTTP Basic authentication required")
 	}
 	id, err := x.h.cfg.Auth.Password(auth.WithClientAddr(r.Context(), r.RemoteAddr), user, pass)
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
 			x.h.cfg.Observer.AuthFailed(protoHTTP, "basic")
 		}
-		return "", errors.New("authentication failed")
+		return auth.Identity{}, errors.New("authentication failed")
 	}
-	return id.User, nil
+	return id, nil
 }
 
-// signCookie makes "user|expiry|mac", base64-encoded.
-func (x *HTTPHandler) signCookie(user string) string {
-	payload := user + "|" + strconv.FormatInt(time.Now().Add(cookieLifetime).Unix(), 10)
+// cookieClaims is what the auth cookie carries: the identity the request that set it
+// proved, and when the cookie expires.
+type cookieClaims struct {
+	User      string   `json:"u"`
+	Groups    []string `json:"g,omitempty"`
+	Mechanism string   `json:"m,omitempty"`
+	Expires   int64    `json:"exp"`
+}
+
+// signCookie is the auth cookie for id: the claims and their HMAC, each base64url.
+func (x *HTTPHandler) signCookie(id auth.Identity) string {
+	claims, _ := json.Marshal(cookieClaims{User: id.User, Groups: id.Groups, Mechanism: id.Mechanism, Expires: time.Now().Add(cookieLifetime).Unix()})
+	payload := base64.RawURLEncoding.EncodeToString(claims)
 	mac := hmac.New(sha256.New, x.cookieKey)
 	mac.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString([]byte(payload + "|" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// cookieUser returns the user of a valid, unexpired auth cookie.
-func (x *HTTPHandler) cookieUser(r *http.Request) (string, bool) {
+// cookieIdentity returns the identity of a valid, unexpired auth cookie.
+func (x *HTTPHandler) cookieIdentity(r *http.Request) (auth.Identity, bool) {
 	c, err := r.Cookie(authCookie)
 	if err != nil {
-		return "", false
+		return auth.Identity{}, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		return "", false
-	}
-	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 {
-		return "", false
+	payload, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return auth.Identity{}, false
 	}
 	mac := hmac.New(sha256.New, x.cookieKey)
-	mac.Write([]byte(parts[0] + "|" + parts[1]))
-	want := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-	if !hmac.Equal([]byte(want), []byte(parts[2])) {
-		return "", false
+	mac.Write([]byte(payload))
+	if !hmac.Equal([]byte(base64.RawURLEncoding.EncodeToString(mac.Sum(nil))), []byte(sig)) {
+		return auth.Identity{}, false
 	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || time.Now().Unix() > exp {
-		return "", false
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return auth.Identity{}, false
 	}
-	return parts[0], true
+	var cl cookieClaims
+	if err := json.Unmarshal(raw, &cl); err != nil || cl.User == "" || time.Now().Unix() > cl.Expires {
+		return auth.Identity{}, false
+	}
+	return auth.Identity{User: cl.User, Groups: cl.Groups, Mechanism: cl.Mechanism}, true
 }
 
 // httpTransport reads one request body and collects the reply.

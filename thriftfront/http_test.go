@@ -3,6 +3,7 @@ package thriftfront
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -133,5 +135,34 @@ func TestHTTPRejects(t *testing.T) {
 	bad.Body.Close()
 	if bad.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", bad.StatusCode)
+	}
+}
+
+// The auth cookie carries the whole identity (groups and mechanism too) and only as signed:
+// a changed payload or signature, or an expired cookie, is no identity.
+func TestAuthCookieCarriesTheIdentity(t *testing.T) {
+	log := logrus.NewEntry(logrus.New())
+	x := NewHTTPHandler(NewHandler(DefaultConfig(), nil, log), log)
+	id := auth.Identity{User: "carol", Groups: []string{"etl", "bi"}, Mechanism: "LDAP"}
+	value := x.signCookie(id)
+	req := func(v string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/cliservice", nil)
+		r.AddCookie(&http.Cookie{Name: authCookie, Value: v})
+		return r
+	}
+	got, ok := x.cookieIdentity(req(value))
+	if !ok || got.User != "carol" || strings.Join(got.Groups, ",") != "etl,bi" || got.Mechanism != "LDAP" {
+		t.Fatalf("round trip: %+v %v", got, ok)
+	}
+	payload, sig, _ := strings.Cut(value, ".")
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"u":"root","exp":99999999999}`))
+	for name, v := range map[string]string{"forged payload": forged + "." + sig, "bad signature": payload + ".AAAA", "no signature": payload} {
+		if id, ok := x.cookieIdentity(req(v)); ok {
+			t.Errorf("%s accepted as %+v", name, id)
+		}
+	}
+	other := NewHTTPHandler(NewHandler(DefaultConfig(), nil, log), log)
+	if _, ok := other.cookieIdentity(req(value)); ok {
+		t.Error("another bridge's key accepted the cookie")
 	}
 }

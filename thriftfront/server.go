@@ -295,7 +295,8 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	case saslStart:
 		// The check, a failed-attempt backoff included, ends with the handshake deadline.
 		actx, cancel := context.WithTimeout(auth.WithClientAddr(s.ctx, conn.RemoteAddr().String()), s.cfg.HandshakeTimeout)
-		creds, err := saslHandshake(br, conn, func(c plainCredentials) error { return s.handler.checkPassword(actx, c) })
+		var id auth.Identity
+		_, err := saslHandshake(br, conn, func(c plainCredentials) (err error) { id, err = s.handler.checkPassword(actx, c); return err })
 		cancel()
 		if err != nil {
 			if errors.Is(err, auth.ErrBadCredentials) {
@@ -313,7 +314,7 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 			s.connLog("sasl").log(log.WithError(err), "closing connection: SASL negotiation failed")
 			return
 		}
-		ci.user, ci.authenticated = creds.User, true
+		ci.id, ci.authenticated = id, true
 		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
 	case 0x80: // first byte of a strict binary-protocol message: NOSASL
 		if !s.handler.cfg.Auth.TrustsClients() {
@@ -477,8 +478,9 @@ func isClientGone(err error) bool {
 
 // connInfo is what a request knows of its connection.
 type connInfo struct {
-	remote        string
-	user          string // from SASL or HTTP auth; empty for NOSASL
+	remote string
+	// id is who SASL or HTTP auth proved the client is; empty for NOSASL.
+	id            auth.Identity
 	authenticated bool
 	http          bool // HTTP transport: sessions outlive the request
 
