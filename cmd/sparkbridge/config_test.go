@@ -131,3 +131,18 @@ func TestConfigFileClusterKeys(t *testing.T) {
 		t.Error("detachMode accepted yes")
 	}
 }
+
+// -auth takes one mode or a comma-separated chain; NONE cannot be chained.
+func TestAuthProviderModes(t *testing.T) {
+	users := writeConfig(t, `{"users": []}`)
+	p, err := authProvider("file", authOptions{usersFile: users})
+	if err != nil || p.Mode() != "FILE" {
+		t.Fatalf("FILE: %v, %v", p, err)
+	}
+	if _, err := authProvider("FILE,NONE", authOptions{usersFile: users}); err == nil || !strings.Contains(err.Error(), "cannot be chained") {
+		t.Fatalf("NONE chained: %v", err)
+	}
+	if _, err := authProvider("FILE, BOGUS", authOptions{usersFile: users}); err == nil || !strings.Contains(err.Error(), "BOGUS") {
+		t.Fatalf("an unknown mode: %v", err)
+	}
+}

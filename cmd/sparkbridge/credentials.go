@@ -9,20 +9,48 @@ import (
 	"github.com/sparkbridge/sparkbridge/auth"
 )
 
-func authProvider(mode, usersFile string) (auth.Provider, error) {
-	switch strings.ToUpper(mode) {
+// authOptions holds what the auth modes need, from flags and the config file.
+type authOptions struct {
+	usersFile string
+}
+
+// authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
+// that order.
+func authProvider(modes string, o authOptions) (auth.Provider, error) {
+	var chain []auth.Provider
+	list := strings.Split(modes, ",")
+	for _, mode := range list {
+		mode = strings.ToUpper(strings.TrimSpace(mode))
+		if mode == "NONE" && len(list) > 1 {
+			return nil, fmt.Errorf("-auth %s: NONE accepts every client and cannot be chained with other modes", modes)
+		}
+		p, err := authMode(mode, o)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, p)
+	}
+	if len(chain) == 1 {
+		return chain[0], nil
+	}
+	return auth.NewChain(chain...)
+}
+
+// authMode builds one auth mode.
+func authMode(mode string, o authOptions) (auth.Provider, error) {
+	switch mode {
 	case "NONE":
-		if usersFile != "" {
+		if o.usersFile != "" {
 			return nil, fmt.Errorf("-users-file is set but -auth is NONE; use -auth FILE")
 		}
 		return auth.None{}, nil
 	case "FILE":
-		if usersFile == "" {
+		if o.usersFile == "" {
 			return nil, fmt.Errorf("-auth FILE needs -users-file")
 		}
-		return auth.LoadFile(usersFile)
+		return auth.LoadFile(o.usersFile)
 	}
-	return nil, fmt.Errorf("unknown -auth %q: want NONE or FILE", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE or FILE, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on

@@ -110,7 +110,7 @@ func run() error {
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
-	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file)")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file), or several modes comma-separated, tried in order")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
@@ -227,7 +227,7 @@ func run() error {
 		return err
 	}
 
-	inner, err := authProvider(*authMode, *usersFile)
+	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile})
 	if err != nil {
 		return err
 	}
