@@ -72,7 +72,7 @@ bench: spark build
 ## microbench: Go benchmarks of the translate and forwarding hot paths, with allocation counts
 microbench:
 	@mkdir -p var
-	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront | tee var/microbench.txt
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront ./metrics | tee var/microbench.txt
 
 clean:
 	rm -rf bin var
