@@ -309,7 +309,7 @@ func (r *Report) writeMarkdown(path string) error {
 	w("**Setup:** the engine (Spark Connect server) and Spark Thrift Server run in turn from the same pyspark install with\n")
 	w("`--master %s --driver-memory %s` and the same parquet files; each dataset is rows × (5 BIGINT + 5 STRING of 12\n", r.Config.Master, r.Config.DriverMemory)
 	w("characters). Spark Thrift Server runs with its defaults (`incrementalCollect=false`) except where a row says\n")
-	w("incrementalCollect. The bridge reaches the engine as\n")
+	w("incrementalCollect. The bridge runs with metrics and the audit log on, as in production, and reaches the engine as\n")
 	w("a static endpoint, so \"direct\" and \"bridge\" hit the same JVM. Every run checks its row count and sum(b1).\n\n")
 
 	w("## Targets\n\n| id | what | formula | value | target | met |\n|---|---|---|---|---|---|\n")
