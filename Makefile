@@ -69,10 +69,10 @@ fuzz:
 bench: spark build
 	$(GO) run ./bench -spark-home "$(SPARK_HOME)" -venv "$(CURDIR)/.venv" -bridge bin/sparkbridge $(BENCH_ARGS)
 
-## microbench: Go benchmarks of the translate and forwarding hot paths, with allocation counts
+## microbench: Go benchmarks of the translate and forwarding hot paths and of the observers, with allocation counts
 microbench:
 	@mkdir -p var
-	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront | tee var/microbench.txt
+	$(GO) test -run='^$$' -bench=. -benchmem -count=$(or $(COUNT),6) ./translate ./connectfront ./metrics | tee var/microbench.txt
 
 clean:
 	rm -rf bin var

@@ -26,8 +26,11 @@ type config struct {
 	bigWarmup, bigReps              int
 	latencySamples, concurrent      int
 	fetchSize                       int
-	skipSTS, skipPySpark            bool
-	reportOnly, onlyG8              bool
+	// overheadSamples and overheadReps size G9: SELECT 1 round trips per bridge and
+	// protocol, and G1 fetches per bridge.
+	overheadSamples, overheadReps      int
+	skipSTS, skipPySpark, skipOverhead bool
+	reportOnly, onlyG8                 bool
 	// dbtVenv is the venv with dbt-spark and dbt-tests-adapter ("" skips G8); dbtSuite the
 	// directory of the suite's conftest.py and test module.
 	dbtVenv, dbtSuite string
@@ -57,8 +60,11 @@ func main() {
 	flag.IntVar(&cfg.latencySamples, "latency-samples", 300, "SELECT 1 round trips per target for G4")
 	flag.IntVar(&cfg.concurrent, "concurrent", 20, "concurrent large fetches for G5")
 	flag.IntVar(&cfg.fetchSize, "fetch-size", 10_000, "HS2 fetch size for G1")
+	flag.IntVar(&cfg.overheadSamples, "overhead-samples", 2000, "G9, the overhead of metrics and audit: SELECT 1 round trips per bridge (with and without) and protocol")
+	flag.IntVar(&cfg.overheadReps, "overhead-reps", 60, "G9: G1 fetches per bridge (with and without metrics and audit), after -warmup")
 	flag.BoolVar(&cfg.skipSTS, "skip-sts", false, "skip Spark Thrift Server (for quick iterations; the report then lacks G1)")
 	flag.BoolVar(&cfg.skipPySpark, "skip-pyspark", false, "skip PySpark (for quick iterations; the report then lacks most of G3)")
+	flag.BoolVar(&cfg.skipOverhead, "skip-overhead", false, "skip G9, the overhead of metrics and audit (for quick iterations; it takes about 5 minutes)")
 	flag.StringVar(&cfg.dbtVenv, "dbt-venv", ".venv-dbt", "the venv with dbt-spark and dbt-tests-adapter, for G8 (empty: skip G8)")
 	flag.StringVar(&cfg.dbtSuite, "dbt-suite", "itest/testdata/dbt_adapter", "the dbt adapter suite G8 runs")
 	flag.BoolVar(&cfg.onlyG8, "only-g8", false, "measure G8 alone (bridge and Spark Thrift Server in this run) and put it into the report in -json")

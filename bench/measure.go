@@ -127,18 +127,67 @@ func connectCollect(ctx context.Context, c *connectClient, d dataset) func() err
 // latency times n round trips of f after n/10 warm-ups, in milliseconds.
 func latency(name string, n int, f func() error) (*Latency, error) {
 	l := &Latency{Name: name}
-	for i := 0; i < n/10+n; i++ {
+	if err := l.run(n/10, false, f); err != nil {
+		return nil, err
+	}
+	if err := l.run(n, true, f); err != nil {
+		return nil, err
+	}
+	l.summarize()
+	return l, nil
+}
+
+// run makes n round trips of f, keeping their times in l.Samples if keep (not warm-ups).
+func (l *Latency) run(n int, keep bool, f func() error) error {
+	for i := 0; i < n; i++ {
 		start := time.Now()
 		if err := f(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", l.Name, err)
 		}
-		if i >= n/10 {
+		if keep {
 			l.Samples = append(l.Samples, float64(time.Since(start).Microseconds())/1000)
 		}
 	}
+	return nil
+}
+
+func (l *Latency) summarize() {
 	l.P50, l.P99 = percentile(l.Samples, 0.50), percentile(l.Samples, 0.99)
-	log.Infof("%-36s p50 %.2fms  p99 %.2fms", name, l.P50, l.P99)
-	return l, nil
+	log.Infof("%-36s p50 %.2fms  p99 %.2fms  (%d samples)", l.Name, l.P50, l.P99, len(l.Samples))
+}
+
+// sampled is one target of an interleaved latency measurement.
+type sampled struct {
+	l *Latency
+	f func() error
+}
+
+// interleaveLatency is latency for a group measured alternately: n/10 warm-ups and then n
+// round trips per target, taken in blocks of block round trips, one block per target per
+// round, each round starting one further along the group (as interleave does). Drift in
+// the engine and the machine then touches every target alike, and block i of one target
+// ran next to block i of each other (Latency.Block records the size for the report's
+// paired interval).
+func interleaveLatency(n, block int, group ...sampled) error {
+	for _, keep := range []bool{false, true} {
+		total := n
+		if !keep {
+			total = n / 10
+		}
+		for round, done := 0, 0; done < total; round, done = round+1, done+block {
+			for j := range group {
+				t := group[(round+j)%len(group)]
+				if err := t.l.run(min(block, total-done), keep, t.f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, t := range group {
+		t.l.Block = block
+		t.l.summarize()
+	}
+	return nil
 }
 
 // selectOneHS2 is one HS2 client's SELECT 1 round trip: execute, fetch, close.

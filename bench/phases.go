@@ -150,6 +150,13 @@ func benchEngine(ctx context.Context, cfg *config, rep *Report) error {
 		return err
 	}
 
+	// G9: the overhead of metrics and audit, against a bare bridge on the same engine.
+	if !cfg.skipOverhead {
+		if err := benchOverhead(ctx, cfg, rep, br, engAddr, tok, small); err != nil {
+			return fmt.Errorf("G9: %w", err)
+		}
+	}
+
 	// G5: peak RSS during concurrent large fetches.
 	var wall time.Duration
 	peak, err = peakDuring(br.pid(), func() error {

@@ -146,10 +146,32 @@ func sparkArgs(cfg *config, dir string) []string {
 		"--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1"}
 }
 
-// startBridge starts the sparkbridge binary with the engine as a static endpoint for user
-// "bench", and the admin port (pprof) on a loopback port.
+// startBridge starts the measured bridge as production runs it: metrics on (the default,
+// /metrics on its admin port) and the audit log in its directory, which starts empty.
 func startBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
-	dir := filepath.Join(cfg.out, "bridge")
+	auditLog := filepath.Join(cfg.out, "bridge", "audit.log")
+	if err := os.Remove(auditLog); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	br, err := startBridgeIn(cfg, "bridge", engineAddr, tok, "-audit-log", auditLog)
+	if br != nil {
+		br.auditLog = auditLog
+	}
+	return br, err
+}
+
+// startBareBridge starts a bridge without metrics or audit log, on the same engine: what
+// the measured bridge's observers are compared against (G9).
+func startBareBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
+	return startBridgeIn(cfg, "bridge-bare", engineAddr, tok, "-metrics=false")
+}
+
+// startBridgeIn starts the sparkbridge binary in cfg.out/name with the engine as a static
+// endpoint for user "bench", the admin port (pprof, /metrics) on a loopback port, and extra
+// flags. The engine is static, so no measurement uses the bridge's catalog: -catalog
+// in-memory spares the two cores the idle JVM of a supervised metastore per bridge.
+func startBridgeIn(cfg *config, name, engineAddr, tok string, extra ...string) (*bridgeProc, error) {
+	dir := filepath.Join(cfg.out, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -166,10 +188,10 @@ func startBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := startProc("sparkbridge", dir, filepath.Join(dir, "bridge.log"), []string{"PYSPARK_PYTHON=" + cfg.python()},
-		cfg.bridgeBin, "-spark-home", cfg.sparkHome, "-config", confPath,
+	args := append([]string{"-spark-home", cfg.sparkHome, "-config", confPath,
 		"-thrift-addr", addrs[0], "-http-addr", "", "-connect-addr", addrs[1], "-admin-addr", addrs[2],
-		"-engine-log-dir", filepath.Join(dir, "engines"), "-log-level", "warn")
+		"-engine-log-dir", filepath.Join(dir, "engines"), "-catalog", "in-memory", "-log-level", "warn"}, extra...)
+	p, err := startProc(name, dir, filepath.Join(dir, "bridge.log"), []string{"PYSPARK_PYTHON=" + cfg.python()}, cfg.bridgeBin, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +206,10 @@ func startBridge(cfg *config, engineAddr, tok string) (*bridgeProc, error) {
 
 type bridgeProc struct {
 	*proc
+	// debug is the admin port: pprof, and /metrics unless -metrics=false.
 	thrift, connect, debug string
+	// auditLog is the audit log file; empty when off.
+	auditLog string
 }
 
 // memStat reads the process's current and peak resident set, in bytes.

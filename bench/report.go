@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -31,6 +33,9 @@ type Latency struct {
 	P50     float64   `json:"p50_ms"`
 	P99     float64   `json:"p99_ms"`
 	Samples []float64 `json:"samples_ms"`
+	// Block is the number of consecutive samples taken before the next target of an
+	// interleaved group (interleaveLatency) took its turn; 0 when measured alone.
+	Block int `json:"block,omitempty"`
 }
 
 // Ratio is one target of the issue, computed from measurements of this run.
@@ -43,6 +48,10 @@ type Ratio struct {
 	Target  string  `json:"target"`
 	Met     bool    `json:"met"`
 	Note    string  `json:"note,omitempty"`
+	// CILow and CIHigh bound a 95% bootstrap interval of Value, for ratios of two
+	// measurements of the same thing (G9); both 0 when there is none.
+	CILow  float64 `json:"ci95_low,omitempty"`
+	CIHigh float64 `json:"ci95_high,omitempty"`
 }
 
 // Profile is the top of a CPU profile of the bridge.
@@ -66,6 +75,9 @@ type RunConfig struct {
 	LatencySamples int    `json:"latency_samples"`
 	Concurrent     int    `json:"concurrent"`
 	FetchSize      int    `json:"fetch_size"`
+	// OverheadSamples and OverheadReps size G9 (0: not measured).
+	OverheadSamples int `json:"overhead_samples,omitempty"`
+	OverheadReps    int `json:"overhead_reps,omitempty"`
 }
 
 // Report is everything one run measured.
@@ -83,7 +95,7 @@ type Report struct {
 }
 
 func newReport(cfg *config) *Report {
-	return &Report{
+	r := &Report{
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: map[string]string{
 			"os": runtime.GOOS + "/" + runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()),
@@ -100,6 +112,10 @@ func newReport(cfg *config) *Report {
 		},
 		Series: map[string]*Series{}, Latency: map[string]*Latency{}, Memory: map[string]float64{},
 	}
+	if !cfg.skipOverhead {
+		r.Config.OverheadSamples, r.Config.OverheadReps = cfg.overheadSamples, cfg.overheadReps
+	}
+	return r
 }
 
 // key names a series: measurement, dataset and, for HS2 fetches, fetch size.
@@ -185,6 +201,30 @@ func (r *Report) finish() {
 		add("G4", "SELECT 1 over HS2, p50", "bridge p50 / STS p50", b.P50, s.P50, "×", "≤ 1", atMost(1))
 		add("G4", "SELECT 1 over HS2, p99", "bridge p99 / STS p99", b.P99, s.P99, "×", "≤ 1", atMost(1))
 	}
+	// G9: what metrics and the audit log cost, the same requests through a bridge with both
+	// and through a bare one, alternately in one run.
+	overhead := func(what, formula string, with, without []float64, block int, stat func([]float64) float64) {
+		num, den := stat(with), stat(without)
+		if num == 0 || den == 0 {
+			return
+		}
+		v := num / den
+		lo, hi := pairedCI(with, without, block, stat)
+		r.Ratios = append(r.Ratios, Ratio{ID: "G9", What: what, Formula: formula, Value: v, Unit: "×", Target: "≤ 1.02×", Met: v <= 1.02,
+			CILow: lo, CIHigh: hi})
+	}
+	p50 := func(v []float64) float64 { return percentile(v, 0.5) }
+	for _, p := range []struct{ proto, label string }{{"thrift", "HS2"}, {"connect", "Spark Connect"}} {
+		o, b := r.Latency["bridge.observed."+p.proto+".select1"], r.Latency["bridge.bare."+p.proto+".select1"]
+		if o != nil && b != nil && len(o.Samples) > 0 && len(b.Samples) > 0 {
+			overhead("Metrics + audit overhead, SELECT 1 over "+p.label+", p50",
+				fmt.Sprintf("with / without (-metrics=false, no audit log), p50 of %d round trips each", len(o.Samples)), o.Samples, b.Samples, o.Block, p50)
+		}
+	}
+	if o, b := r.Series[key("bridge.observed.thrift.go", small, fs)], r.Series[key("bridge.bare.thrift.go", small, fs)]; o != nil && b != nil && len(o.Runs) > 0 && len(b.Runs) > 0 {
+		overhead("Metrics + audit overhead, Thrift bulk fetch, Go client, "+sl+" rows",
+			fmt.Sprintf("with / without (-metrics=false, no audit log), median of %d runs each", len(o.Runs)), o.Runs, b.Runs, 1, median)
+	}
 	if b, s := r.Series["bridge.dbt.adapter"], r.Series["sts.dbt.adapter"]; b != nil && s != nil && b.Error == "" && s.Error == "" {
 		add("G8", "dbt-spark adapter suite (dbt-tests-adapter, thrift), wall time, default poll interval", "bridge / STS",
 			b.Median, s.Median, "×", "≤ 1.0×", atMost(1.0))
@@ -199,6 +239,34 @@ func (r *Report) finish() {
 		budget := 64 + 2*batch*n
 		r.Ratios = append(r.Ratios, Ratio{ID: "G5", What: fmt.Sprintf("Bridge peak RSS, %.0f concurrent fetches", n), Formula: fmt.Sprintf("peak RSS; budget 64 MiB + %.0f × 2 × %.1f MiB", n, batch), Value: p, Unit: "MiB", Target: fmt.Sprintf("≤ %.0f MiB", budget), Met: p <= budget})
 	}
+}
+
+// pairedCI is a 95% bootstrap interval of stat(with)/stat(without) for two series taken in
+// turns: block i of each (block consecutive samples; 1 for runs of interleave) ran in the
+// same round, so rounds are resampled whole, keeping each pair together. Drift between rounds
+// then moves both sides of a resample alike and does not widen the interval. Seeded, so that
+// -report-only recomputes the same interval.
+func pairedCI(with, without []float64, block int, stat func([]float64) float64) (lo, hi float64) {
+	block = max(block, 1)
+	rounds := (min(len(with), len(without)) + block - 1) / block
+	if rounds < 2 {
+		return 0, 0
+	}
+	const resamples = 2000
+	rng := rand.New(rand.NewPCG(9, 9))
+	ratios := make([]float64, resamples)
+	var a, b []float64
+	for i := range ratios {
+		a, b = a[:0], b[:0]
+		for range rounds {
+			k := rng.IntN(rounds)
+			a = append(a, with[k*block:min((k+1)*block, len(with))]...)
+			b = append(b, without[k*block:min((k+1)*block, len(without))]...)
+		}
+		ratios[i] = stat(a) / stat(b)
+	}
+	sort.Float64s(ratios)
+	return ratios[resamples*25/1000], ratios[resamples*975/1000-1]
 }
 
 // rowsLabel is 1M for 1,000,000 rows, 100k for 100,000.
@@ -241,7 +309,7 @@ func (r *Report) writeMarkdown(path string) error {
 	w("**Setup:** the engine (Spark Connect server) and Spark Thrift Server run in turn from the same pyspark install with\n")
 	w("`--master %s --driver-memory %s` and the same parquet files; each dataset is rows × (5 BIGINT + 5 STRING of 12\n", r.Config.Master, r.Config.DriverMemory)
 	w("characters). Spark Thrift Server runs with its defaults (`incrementalCollect=false`) except where a row says\n")
-	w("incrementalCollect. The bridge reaches the engine as\n")
+	w("incrementalCollect. The bridge runs with metrics and the audit log on, as in production, and reaches the engine as\n")
 	w("a static endpoint, so \"direct\" and \"bridge\" hit the same JVM. Every run checks its row count and sum(b1).\n\n")
 
 	w("## Targets\n\n| id | what | formula | value | target | met |\n|---|---|---|---|---|---|\n")
@@ -259,6 +327,8 @@ func (r *Report) writeMarkdown(path string) error {
 			val = x.Note
 		case x.Unit == "MiB" || x.Unit == "ms":
 			val = fmt.Sprintf("%.2f %s", x.Value, x.Unit)
+		case x.CIHigh > 0:
+			val = fmt.Sprintf("%.3f%s (95%% CI %.3f–%.3f)", x.Value, x.Unit, x.CILow, x.CIHigh)
 		}
 		w("| %s | %s | %s | %s | %s | %s |\n", x.ID, x.What, x.Formula, val, x.Target, met)
 	}

@@ -16,14 +16,16 @@ import (
 // fileConfig is the JSON config file (-config). Every field is optional; flags given on the
 // command line win over the file.
 type fileConfig struct {
-	ThriftAddr  string        `json:"thrift_addr"`
-	ConnectAddr string        `json:"connect_addr"`
-	Admin       adminConfig   `json:"admin"`
-	// AuditLog and MetricsUserLabels match -audit-log and -metrics-user-labels.
-	AuditLog          string `json:"audit_log"`
-	MetricsUserLabels *bool  `json:"metrics_user_labels"`
-	Engine      engineConfig  `json:"engine"`
-	Catalog     catalogConfig `json:"catalog"`
+	ThriftAddr  string      `json:"thrift_addr"`
+	ConnectAddr string      `json:"connect_addr"`
+	Admin       adminConfig `json:"admin"`
+	// AuditLog, Metrics and MetricsUserLabels match -audit-log, -metrics and
+	// -metrics-user-labels.
+	AuditLog          string        `json:"audit_log"`
+	Metrics           *bool         `json:"metrics"`
+	MetricsUserLabels *bool         `json:"metrics_user_labels"`
+	Engine            engineConfig  `json:"engine"`
+	Catalog           catalogConfig `json:"catalog"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc/grpclog"
 
 	"github.com/sparkbridge/sparkbridge/admin"
-	"github.com/sparkbridge/sparkbridge/audit"
 	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/connectfront"
 	"github.com/sparkbridge/sparkbridge/engine"
@@ -138,6 +137,7 @@ func run() error {
 	flag.DurationVar(&acfg.EngineDrainGrace, "admin-engine-grace", acfg.EngineDrainGrace, "how long an engine drained through the admin API keeps serving its sessions before it stops (a request's ?grace= wins)")
 	debugAddr := flag.String("debug-addr", "", "deprecated: pprof is served on the admin port (-admin-addr) at /debug/pprof/; this sets -admin-addr when that is not given")
 	auditLog := flag.String("audit-log", "", "append a JSON line per session, operation and admin action to this file (mode 0600; empty: off)")
+	metricsOn := flag.Bool("metrics", true, "count sessions, operations and calls and serve them as Prometheus metrics at /metrics on the admin port (false: no metrics observer is installed, and /metrics is not served)")
 	metricsUserLabels := flag.Bool("metrics-user-labels", false, "label session and operation metrics with the user (one series per user: mind the cardinality)")
 	httpMaxConns := flag.Int("http-max-connections", 4096, "open connections the HiveServer2 HTTP port accepts; more get 503 (0: no limit)")
 	connectMaxConns := flag.Int("connect-max-connections", 4096, "open connections the Spark Connect port accepts; more are closed at once (0: no limit)")
@@ -173,6 +173,9 @@ func run() error {
 		fc.Admin.apply(adminAddr, adminCert, adminKey, admins, &acfg.EngineDrainGrace)
 		if fc.AuditLog != "" {
 			*auditLog = fc.AuditLog
+		}
+		if fc.Metrics != nil {
+			*metricsOn = *fc.Metrics
 		}
 		if fc.MetricsUserLabels != nil {
 			*metricsUserLabels = *fc.MetricsUserLabels
@@ -288,26 +291,21 @@ func run() error {
 		ecfg.Store = engine.NewFileStore(filepath.Join(*dataDir, "engines.json"))
 	}
 	// One observer hook feeds the metrics and the audit log.
-	mx := metrics.New(metrics.Config{UserLabels: *metricsUserLabels})
-	observers := engine.Observers{mx}
-	acfg.Metrics = mx.Handler()
+	obs, err := openObservability(*metricsOn, *metricsUserLabels, *auditLog, ccfg.ProtectedConf)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	// Closed after the shutdown has stopped every session and engine (run's defers).
+	defer obs.close()
 	if *auditLog != "" {
-		lcfg := audit.DefaultConfig()
-		lcfg.Path, lcfg.ProtectedConf = *auditLog, ccfg.ProtectedConf
-		al, err := audit.Open(lcfg)
-		if err != nil {
-			return fmt.Errorf("audit log: %w", err)
-		}
-		// Closed after the shutdown has stopped every session and engine (run's defers).
-		defer al.Close()
-		observers = append(observers, al)
-		acfg.Audit = al
 		log.WithField("file", *auditLog).Info("audit log on")
 	}
-	ecfg.Observer = observers
-	tcfg.Observer, ccfg.Observer = mx, mx
+	if !*metricsOn {
+		log.Info("metrics off (-metrics=false): /metrics is not served")
+	}
+	obs.wire(&ecfg, &tcfg, &ccfg, &acfg)
 	mgr := engine.NewManager(ecfg, launcher, log)
-	mx.ReadFrom(mgr)
+	obs.readFrom(mgr)
 	if n, err := mgr.Adopt(context.Background()); err != nil {
 		return fmt.Errorf("adopting detached engines: %w", err)
 	} else if n > 0 {
@@ -364,15 +362,15 @@ func run() error {
 		// sees TLS connections (the auth cookie's Secure flag depends on it); over the
 		// limit, a TLS client's connection is simply closed.
 		if hs2TLS != nil {
-			hln = tls.NewListener(newLimitListener(hln, *httpMaxConns, nil, refusedBy(mx, metrics.ProtoHS2HTTP), log), hs2TLS)
+			hln = tls.NewListener(newLimitListener(hln, *httpMaxConns, nil, obs.refused(metrics.ProtoHS2HTTP), log), hs2TLS)
 		} else {
-			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, refusedBy(mx, metrics.ProtoHS2HTTP), log)
+			hln = newLimitListener(hln, *httpMaxConns, refuseHTTP, obs.refused(metrics.ProtoHS2HTTP), log)
 		}
 		mux := http.NewServeMux()
 		hh = thriftfront.NewHTTPHandler(handler, log)
 		mux.Handle(*httpPath, hh)
 		hsrv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
-			ConnState: mx.ConnState(metrics.ProtoHS2HTTP)}
+			ConnState: obs.connState(metrics.ProtoHS2HTTP)}
 		log.WithFields(logrus.Fields{"addr": hln.Addr().String(), "path": *httpPath}).Info("HiveServer2 HTTP transport listening")
 		go func() {
 			if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -401,7 +399,7 @@ func run() error {
 	}
 	go func() { errc <- tsrv.Serve(tln) }()
 	go func() {
-		errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, refusedBy(mx, metrics.ProtoConnect), log))
+		errc <- csrv.Serve(newLimitListener(cln, *connectMaxConns, nil, obs.refused(metrics.ProtoConnect), log))
 	}()
 	if asrv != nil {
 		asrv.SetReady(true)
@@ -452,11 +450,6 @@ func adminTLS(cert, key string, fallbacks [][2]string) (*tls.Config, error) {
 		return nil, fmt.Errorf("admin TLS: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// refusedBy counts a connection refused over a listener's limit.
-func refusedBy(mx *metrics.Metrics, protocol string) func() {
-	return func() { mx.ConnFailed(protocol, "limit") }
 }
 
 // raiseFDLimit lifts the soft open-files limit to the hard one: every client connection
