@@ -159,7 +159,14 @@ const gssChecksumType = 0x8003
 // AcceptGSS verifies an initial krb5 GSS-API context token (0x60, the krb5 mechanism OID, an
 // AP-REQ) against the keytab: the ticket must be for this service's principal and realm,
 // current, and not replayed. The refusal says why, in words fit for the client and the log.
-func (k *Kerberos) AcceptGSS(_ context.Context, token []byte) (*GSSContext, error) {
+func (k *Kerberos) AcceptGSS(_ context.Context, token []byte) (gc *GSSContext, err error) {
+	// A token is a client's bytes, decoded by a library: whatever it does with them, a
+	// malformed one is a refusal, never a crashed bridge.
+	defer func() {
+		if r := recover(); r != nil {
+			gc, err = nil, refused("malformed Kerberos token")
+		}
+	}()
 	var kt spnego.KRB5Token
 	if err := kt.Unmarshal(token); err != nil {
 		return nil, refused("not a Kerberos GSS-API token: %v", err)
@@ -366,7 +373,12 @@ func (k *Kerberos) AcceptSPNEGO(ctx context.Context, token []byte) (Identity, []
 // a bare krb5 token) and the krb5 token itself. A NegTokenInit must propose a krb5
 // mechanism (standard or Microsoft's legacy OID) first, with its token: the bridge answers in
 // one round trip, as HTTP allows.
-func ParseSPNEGO(token []byte) (asn1.ObjectIdentifier, []byte, error) {
+func ParseSPNEGO(token []byte) (mech asn1.ObjectIdentifier, inner []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			mech, inner, err = nil, nil, errors.New("malformed SPNEGO token")
+		}
+	}()
 	if len(token) == 0 {
 		return nil, nil, errors.New("empty Negotiate token")
 	}
