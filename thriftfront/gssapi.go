@@ -145,13 +145,24 @@ func negotiateToken(header string) (token []byte, ok bool, err error) {
 	if !strings.EqualFold(scheme, "Negotiate") {
 		return nil, false, nil
 	}
-	rest = strings.TrimSpace(rest)
+	// Hive JDBC 2.x sends "Negotiate : <token>"; HiveServer2 takes it, and so do we.
+	rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
 	if rest == "" {
 		return nil, true, errors.New("the Negotiate header carries no token")
 	}
+	// Hive JDBC's commons-codec breaks the base64 into lines; some clients leave out the
+	// padding.
+	rest = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, rest)
 	token, err = base64.StdEncoding.DecodeString(rest)
 	if err != nil {
-		return nil, true, errors.New("the Negotiate token is not base64")
+		if token, err = base64.RawStdEncoding.DecodeString(rest); err != nil {
+			return nil, true, errors.New("the Negotiate token is not base64")
+		}
 	}
 	return token, true, nil
 }

@@ -318,12 +318,15 @@ func TestNegotiateToken(t *testing.T) {
 		tok    string
 		ok, er bool
 	}{
-		"Negotiate YWJj":   {"abc", true, false},
-		"negotiate  YWJj ": {"abc", true, false},
-		"Basic YWJj":       {"", false, false},
-		"Negotiate":        {"", true, true},
-		"Negotiate %%%":    {"", true, true},
-		"":                 {"", false, false},
+		"Negotiate YWJj":     {"abc", true, false},
+		"negotiate  YWJj ":   {"abc", true, false},
+		"Negotiate YW\r\nJj": {"abc", true, false}, // Hive JDBC's line breaks
+		"Negotiate : YWJj":   {"abc", true, false}, // Hive JDBC 2.x
+		"Negotiate YWI":      {"ab", true, false},  // no padding
+		"Basic YWJj":         {"", false, false},
+		"Negotiate":          {"", true, true},
+		"Negotiate %%%":      {"", true, true},
+		"":                   {"", false, false},
 	} {
 		tok, ok, err := negotiateToken(header)
 		if string(tok) != want.tok || ok != want.ok || (err != nil) != want.er {
