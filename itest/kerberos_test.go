@@ -276,7 +276,7 @@ func beelineKrb(t *testing.T, env []string, url, sql string) ([]string, string, 
 
 // TestKerberos: a bridge with -auth KERBEROS and the realm's keytab serves beeline (after
 // kinit, principal=hive/_HOST@REALM) on the binary and HTTP transports, a Hive JDBC program
-// that logs in from a keytab, and PyHive with auth='KERBEROS'; current_user() in the engine
+// that logs in from a keytab, PyHive with auth='KERBEROS' and impyla (GSSAPI, binary and HTTP); current_user() in the engine
 // is the ticket's user. A service account may act for a listed user only. A ticket for
 // another service, a garbled token and a ticket the KDC issued for a key the bridge's
 // keytab does not hold are refused, each with its reason.
@@ -341,6 +341,19 @@ c.close()`
 		out, err := krbClient(t, r.env("KRB5CCNAME="+alice), 3*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", script)
 		if err != nil || !strings.Contains(out, "user=alice\n") {
 			t.Fatalf("PyHive (%v):\n%s", err, tail(out, 30))
+		}
+	})
+	t.Run("impyla", func(t *testing.T) {
+		script := `from impala.dbapi import connect
+for name, port, kw in (('binary', ` + portOf(b.thriftAddr) + `, {}), ('http', ` + portOf(b.httpAddr) + `, {'use_http_transport': True, 'http_path': 'cliservice'})):
+    c = connect(host='localhost', port=port, auth_mechanism='GSSAPI', kerberos_service_name='hive', **kw)
+    cur = c.cursor()
+    cur.execute('SELECT current_user() AS u')
+    print(name + '=' + cur.fetchall()[0][0])
+    c.close()`
+		out, err := krbClient(t, r.env("KRB5CCNAME="+alice), 3*time.Minute, filepath.Join(bridge.venv, "bin", "python"), "-c", script)
+		if err != nil || !strings.Contains(out, "binary=alice\n") || !strings.Contains(out, "http=alice\n") {
+			t.Fatalf("impyla (%v):\n%s", err, tail(out, 30))
 		}
 	})
 	t.Run("proxy user", func(t *testing.T) {
