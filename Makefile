@@ -63,6 +63,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSASLHandshake -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzConnection -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzHTTPBody -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzSASLGSSAPI -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
+	$(GO) test -run='^$$' -fuzz=FuzzSPNEGOHeader -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzConnectMetadata -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./connectfront
 
 ## bench: measure the bridge against Spark Thrift Server and direct Spark Connect; writes BENCHMARKS.md

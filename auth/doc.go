@@ -8,8 +8,18 @@
 //     Connect, the request's user_id) is the identity. It is for local development.
 //   - File reads a users file holding PBKDF2-SHA256 password hashes and SHA-256 token hashes.
 //   - Chain tries several in order (KERBEROS,LDAP); the first that accepts decides.
+//   - Kerberos (kerberos.go) accepts service tickets with the service's keytab, through
+//     gokrb5: the krb5 GSS-API token of SASL GSSAPI and the SPNEGO token of HTTP Negotiate.
+//     It checks no passwords, so it is no Provider in the usual sense: it stands in a chain
+//     for the mechanisms the frontends then offer (KerberosOf finds it), and the frontends
+//     call its AcceptGSS and AcceptSPNEGO through Guard.GSS. NameRules (names.go) turn the
+//     client's principal into the user name, as Hadoop's auth_to_local does; ProxyUsers is
+//     the impersonation allow-list the HiveServer2 frontend applies to
+//     hive.server2.proxy.user and a SASL authorization id, whatever the mechanism.
 //
-// Guard wraps the configured provider with the failed-attempt backoff, before any check.
+// Guard wraps the configured provider with the failed-attempt backoff, before any check, and
+// Kerberos's ticket checks likewise (Guard.GSS).
 //
-// auth may import only the standard library and logrus. It does no network I/O.
+// auth may import only the standard library, logrus and gokrb5 (with its gofork asn1). It
+// does no network I/O: a keytab is read at start, and tickets are checked without the KDC.
 package auth

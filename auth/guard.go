@@ -124,12 +124,19 @@ func (g *Guard) Token(ctx context.Context, token, claimedUser string) (Identity,
 }
 
 func (g *Guard) check(ctx context.Context, kind, secret string, verify func() (Identity, error)) (Identity, error) {
+	return g.gate(ctx, kind, g.key(kind, secret), true, verify)
+}
+
+// gate runs verify after the address's backoff, in the worker pool; with cacheable, a
+// recent success under key answers without it.
+func (g *Guard) gate(ctx context.Context, kind string, key [32]byte, cacheable bool, verify func() (Identity, error)) (Identity, error) {
 	host := clientHost(ctx)
 	if err := g.wait(ctx, host); err != nil {
 		return Identity{}, err
 	}
-	key := g.key(kind, secret)
-	if id, ok := g.cached(key); ok {
+	if !cacheable {
+		key = [32]byte{}
+	} else if id, ok := g.cached(key); ok {
 		g.succeeded(host)
 		return id, nil
 	}
@@ -145,8 +152,52 @@ func (g *Guard) check(ctx context.Context, kind, secret string, verify func() (I
 		return Identity{}, err
 	}
 	g.succeeded(host)
-	g.remember(key, id)
+	if cacheable {
+		g.remember(key, id)
+	}
 	return id, nil
+}
+
+// GSS wraps k's ticket checks with the same backoff and worker pool as passwords: an
+// address with recent failures waits before its ticket is decrypted, and every refused
+// ticket counts as a failure. Nothing is cached: a ticket's authenticator is good once
+// (the replay cache refuses it again), and each context needs keys of its own.
+func (g *Guard) GSS(k *Kerberos) GSSAcceptor { return guardedGSS{g: g, k: k} }
+
+type guardedGSS struct {
+	g *Guard
+	k *Kerberos
+}
+
+func (x guardedGSS) Principal() string { return x.k.Principal() }
+
+func (x guardedGSS) AcceptGSS(ctx context.Context, token []byte) (*GSSContext, error) {
+	var gc *GSSContext
+	_, err := x.g.gate(ctx, "gssapi", [32]byte{}, false, func() (Identity, error) {
+		var err error
+		gc, err = x.k.AcceptGSS(ctx, token)
+		if err != nil {
+			return Identity{}, err
+		}
+		return gc.Identity, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gc, nil
+}
+
+func (x guardedGSS) AcceptSPNEGO(ctx context.Context, token []byte) (Identity, []byte, error) {
+	var out []byte
+	id, err := x.g.gate(ctx, "spnego", [32]byte{}, false, func() (Identity, error) {
+		id, tok, err := x.k.AcceptSPNEGO(ctx, token)
+		out = tok
+		return id, err
+	})
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	return id, out, nil
 }
 
 // wait holds an attempt from an address in backoff until its time comes. Concurrent

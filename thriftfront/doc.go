@@ -2,9 +2,12 @@
 // beeline, Hive JDBC, PyHive, impyla and other HS2 clients.
 //
 // Transport: one TCP port serves both binary-transport flavours. The first byte tells them
-// apart: 0x01 starts a SASL negotiation (only PLAIN is offered; the initial response is
-// accepted with status OK or COMPLETE), 0x80 starts an unframed NOSASL binary-protocol
-// message. Anything else closes the connection with a logged reason. Frames are bounded by
+// apart: 0x01 starts a SASL negotiation (PLAIN, and GSSAPI when Config.Kerberos is set, with
+// QOP auth only: gssapi.go; client messages are accepted with status OK or COMPLETE), 0x80
+// starts an unframed NOSASL binary-protocol message. The HTTP transport takes the auth
+// cookie, then Negotiate (SPNEGO, with Kerberos) or Basic credentials. A SASL authorization
+// id or hive.server2.proxy.user naming another user is allowed by Config.ProxyUsers in
+// OpenSession, or the session is refused. Anything else closes the connection with a logged reason. Frames are bounded by
 // Config.MaxFrameSize.
 //
 // Execution: ExecuteStatement turns the statement into a Spark Connect plan (package

@@ -135,6 +135,11 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	if id.User == "" {
 		id.User = "anonymous"
 	}
+	id, err := h.impersonate(ctx, ci, id, req.Configuration)
+	if err != nil {
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
 	user := id.User
 	proto := req.ClientProtocol
 	if proto > h.cfg.ServerProtocol {
@@ -198,6 +203,36 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	return resp, nil
 }
 
+// proxyUserKey is the session setting with which a client asks to act for another user, as
+// HiveServer2's hive.server2.proxy.user.
+const proxyUserKey = "hive.server2.proxy.user"
+
+// impersonate applies a request to act for another user, from the session's
+// hive.server2.proxy.user or the connection's SASL authorization id: the proxy-user
+// allow-list decides, whatever the mechanism that proved id.
+func (h *Handler) impersonate(_ context.Context, ci *connInfo, id auth.Identity, conf map[string]string) (auth.Identity, error) {
+	target := ""
+	if ci != nil {
+		target = ci.proxyUser
+	}
+	if v, ok := hiveConf(conf, proxyUserKey); ok && v != "" {
+		if target != "" && v != target {
+			return auth.Identity{}, accessDenied(fmt.Sprintf("the SASL authorization id asks to act as %s and %s as %s; ask for one user", target, proxyUserKey, v))
+		}
+		target = v
+	}
+	if target == "" || target == id.User {
+		return id, nil
+	}
+	pid, err := h.cfg.ProxyUsers.Impersonate(id, target)
+	if err != nil {
+		h.log.WithFields(logrus.Fields{"user": id.User, "proxy_user": target}).Warn("impersonation refused")
+		return auth.Identity{}, accessDenied("Failed to validate proxy privilege: " + err.Error())
+	}
+	h.log.WithFields(logrus.Fields{"user": id.User, "proxy_user": target, "mechanism": id.Mechanism}).Info("session opened on behalf of another user")
+	return pid, nil
+}
+
 // runToCompletion executes a statement whose result is not wanted; it ends with ctx.
 func (h *Handler) runToCompletion(ctx context.Context, s *session, stmt string) error {
 	op := newOperation(s, stmt, h.mem)
@@ -221,6 +256,9 @@ func sessionConf(conf map[string]string) map[string]string {
 		switch {
 		case strings.HasPrefix(k, "set:hiveconf:"):
 			k = strings.TrimPrefix(k, "set:hiveconf:")
+			if k == proxyUserKey { // the bridge's to act on, not a Spark conf
+				continue
+			}
 		case strings.HasPrefix(k, "set:hivevar:"):
 			k = strings.TrimPrefix(k, "set:hivevar:")
 		case strings.HasPrefix(k, "spark."):

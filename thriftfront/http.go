@@ -66,9 +66,15 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, ok := x.cookieIdentity(r)
 	if !ok {
 		var err error
-		id, err = x.basicUser(r)
+		id, ok, err = x.negotiate(w, r)
+		if !ok {
+			id, err = x.basicUser(r)
+		}
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="sparkbridge"`)
+			if x.h.cfg.Kerberos != nil {
+				w.Header().Set("WWW-Authenticate", "Negotiate")
+			}
+			w.Header().Add("WWW-Authenticate", `Basic realm="sparkbridge"`)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			x.log.WithField("remote", r.RemoteAddr).WithError(err).Debug("HTTP authentication failed") // the auth guard reports refusals in aggregate
 			return
@@ -112,6 +118,9 @@ func (x *HTTPHandler) basicUser(r *http.Request) (auth.Identity, error) {
 	if !ok {
 		if x.h.cfg.Auth.TrustsClients() && r.Header.Get("Authorization") == "" {
 			return auth.Identity{User: "anonymous", Mechanism: x.h.cfg.Auth.Mode()}, nil
+		}
+		if x.h.cfg.Kerberos != nil {
+			return auth.Identity{}, errors.New("authentication required: Kerberos (Negotiate) or HTTP Basic")
 		}
 		return auth.Identity{}, errors.New("HTTP Basic authentication required")
 	}

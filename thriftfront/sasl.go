@@ -84,18 +84,44 @@ func writeSASLMessage(w io.Writer, status byte, payload []byte) error {
 // byte was START, and returns the client's credentials. check validates them; its error is
 // sent to the client as a BAD message.
 func saslHandshake(r io.Reader, w io.Writer, check func(plainCredentials) error) (plainCredentials, error) {
+	mech, err := readSASLStart(r)
+	if err != nil {
+		return plainCredentials{}, err
+	}
+	if mech != "PLAIN" {
+		return plainCredentials{}, refuseMechanism(w, mech, false)
+	}
+	return plainExchange(r, w, check)
+}
+
+// readSASLStart reads the START message and returns the mechanism it names.
+func readSASLStart(r io.Reader) (string, error) {
 	status, mech, err := readSASLMessage(r)
 	if err != nil {
-		return plainCredentials{}, fmt.Errorf("reading SASL START: %w", err)
+		return "", fmt.Errorf("reading SASL START: %w", err)
 	}
 	if status != saslStart {
-		return plainCredentials{}, fmt.Errorf("SASL negotiation began with status %d, want START", status)
+		return "", fmt.Errorf("SASL negotiation began with status %d, want START", status)
 	}
-	if string(mech) != "PLAIN" {
-		msg := fmt.Sprintf("unsupported SASL mechanism %q: this server supports PLAIN", mech)
-		_ = writeSASLMessage(w, saslBad, []byte(msg))
-		return plainCredentials{}, fmt.Errorf("%s", msg)
+	return string(mech), nil
+}
+
+// refuseMechanism answers a START naming a mechanism the server does not offer.
+func refuseMechanism(w io.Writer, mech string, gssapi bool) error {
+	offered := "PLAIN"
+	if gssapi {
+		offered = "PLAIN and GSSAPI"
 	}
+	msg := fmt.Sprintf("unsupported SASL mechanism %q: this server supports %s", mech, offered)
+	if mech == "GSSAPI" && !gssapi {
+		msg += " (Kerberos is off: start the bridge with -auth KERBEROS, -kerberos-keytab and -kerberos-principal)"
+	}
+	_ = writeSASLMessage(w, saslBad, []byte(msg))
+	return fmt.Errorf("%s", msg)
+}
+
+// plainExchange runs SASL PLAIN after its START message.
+func plainExchange(r io.Reader, w io.Writer, check func(plainCredentials) error) (plainCredentials, error) {
 	// Java clients send the PLAIN response as COMPLETE, others as OK: both are accepted.
 	status, resp, err := readSASLMessage(r)
 	if err != nil {

@@ -35,6 +35,13 @@ type Config struct {
 	// Auth checks SASL PLAIN credentials; nil means auth.None. A provider that does not
 	// trust clients also refuses NOSASL connections, which carry no credentials.
 	Auth auth.Provider
+	// Kerberos, when set, offers SASL GSSAPI on the binary transport and SPNEGO
+	// (Authorization: Negotiate) on HTTP, beside PLAIN and Basic; pass it through
+	// auth.Guard.GSS so that ticket checks go through the failed-attempt backoff.
+	Kerberos auth.GSSAcceptor
+	// ProxyUsers lists who may act for whom: a session asking for hive.server2.proxy.user,
+	// or a SASL authorization id naming another user, is refused unless listed.
+	ProxyUsers auth.ProxyUsers
 	// LongPollingTimeout is how long GetOperationStatus waits for a running operation to end
 	// before answering, as HiveServer2's hive.server2.long.polling.timeout, which a session
 	// may set for itself when it opens. 0 answers at once.
@@ -295,14 +302,13 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	case saslStart:
 		// The check, a failed-attempt backoff included, ends with the handshake deadline.
 		actx, cancel := context.WithTimeout(auth.WithClientAddr(s.ctx, conn.RemoteAddr().String()), s.cfg.HandshakeTimeout)
-		var id auth.Identity
-		_, err := saslHandshake(br, conn, func(c plainCredentials) (err error) { id, err = s.handler.checkPassword(actx, c); return err })
+		id, proxy, mech, err := s.negotiateSASL(actx, br, conn)
 		cancel()
 		if err != nil {
 			if errors.Is(err, auth.ErrBadCredentials) {
 				// The auth guard reports refusals in aggregate.
 				log.WithError(err).Debug("closing connection: authentication failed")
-				s.handler.cfg.Observer.AuthFailed(protoBinary, "plain")
+				s.handler.cfg.Observer.AuthFailed(protoBinary, mech)
 				s.handler.cfg.Observer.ConnFailed(protoBinary, "auth")
 				return
 			}
@@ -314,7 +320,7 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 			s.connLog("sasl").log(log.WithError(err), "closing connection: SASL negotiation failed")
 			return
 		}
-		ci.id, ci.authenticated = id, true
+		ci.id, ci.authenticated, ci.proxyUser = id, true, proxy
 		trans = newSASLTransport(conn, br, s.cfg.MaxFrameSize)
 	case 0x80: // first byte of a strict binary-protocol message: NOSASL
 		if !s.handler.cfg.Auth.TrustsClients() {
@@ -388,6 +394,32 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 			return // after a call answered during Shutdown, the connection ends
 		}
 	}
+}
+
+// negotiateSASL runs a SASL negotiation, PLAIN or (with Kerberos) GSSAPI, and returns the
+// identity it proved, the user an authorization id asks to act as (empty: none) and the
+// mechanism, lower case, for metrics.
+func (s *Server) negotiateSASL(ctx context.Context, r io.Reader, w io.Writer) (auth.Identity, string, string, error) {
+	mech, err := readSASLStart(r)
+	if err != nil {
+		return auth.Identity{}, "", "", err
+	}
+	switch {
+	case mech == "PLAIN":
+		var id auth.Identity
+		c, err := plainExchange(r, w, func(c plainCredentials) (err error) { id, err = s.handler.checkPassword(ctx, c); return err })
+		if err != nil {
+			return auth.Identity{}, "", "plain", err
+		}
+		return id, proxyTarget(c.AuthzID, id, ""), "plain", nil
+	case mech == "GSSAPI" && s.cfg.Kerberos != nil:
+		res, err := gssapiExchange(ctx, r, w, s.cfg.Kerberos)
+		if err != nil {
+			return auth.Identity{}, "", "gssapi", err
+		}
+		return res.id, proxyTarget(res.authzid, res.id, res.principal), "gssapi", nil
+	}
+	return auth.Identity{}, "", "", refuseMechanism(w, mech, s.cfg.Kerberos != nil)
 }
 
 // requestBuffered reports whether a SASL frame already read holds (the start of) the next
@@ -483,6 +515,10 @@ type connInfo struct {
 	id            auth.Identity
 	authenticated bool
 	http          bool // HTTP transport: sessions outlive the request
+
+	// proxyUser is the user a SASL authorization id asked to act as; OpenSession checks it
+	// against Config.ProxyUsers.
+	proxyUser string
 
 	// mu guards sessions.
 	mu       sync.Mutex

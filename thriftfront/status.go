@@ -41,6 +41,11 @@ func notSupported(what string) error {
 	return &wireError{msg: what + " is not supported by sparkbridge", sqlState: "0A000", code: codeNotSupported}
 }
 
+// accessDenied refuses what the authenticated user may not do (impersonate another user).
+func accessDenied(msg string) error {
+	return &wireError{msg: msg, sqlState: "28000", code: codeInvalidRequest}
+}
+
 func invalidRequest(msg string) error {
 	return &wireError{msg: msg, sqlState: "HY000", code: codeInvalidRequest}
 }

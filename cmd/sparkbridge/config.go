@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ type fileConfig struct {
 	MetricsUserLabels *bool         `json:"metrics_user_labels"`
 	Engine            engineConfig  `json:"engine"`
 	Catalog           catalogConfig `json:"catalog"`
+
+	// Kerberos matches the -kerberos-* flags; ProxyUserAllow, -proxy-user-allow (a user,
+	// then the users it may act for, or "*").
+	Kerberos       kerberosConfig      `json:"kerberos"`
+	ProxyUserAllow map[string][]string `json:"proxy_user_allow"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins
@@ -52,6 +58,32 @@ func (ac adminConfig) apply(addr, cert, key, admins *string, grace *time.Duratio
 	if ac.EngineGrace.set {
 		*grace = ac.EngineGrace.d
 	}
+}
+
+// kerberosConfig is the file's "kerberos" object; each key matches a -kerberos-* flag.
+type kerberosConfig struct {
+	Keytab      string `json:"keytab"`
+	Principal   string `json:"principal"`
+	AuthToLocal string `json:"auth_to_local"`
+}
+
+// apply lays the file's Kerberos settings under the flags.
+func (kc kerberosConfig) apply(keytab, principal, rules *string) {
+	for dst, v := range map[*string]string{keytab: kc.Keytab, principal: kc.Principal, rules: kc.AuthToLocal} {
+		if v != "" {
+			*dst = v
+		}
+	}
+}
+
+// proxyUserAllow is the file's proxy_user_allow map in -proxy-user-allow's form.
+func proxyUserAllow(m map[string][]string) string {
+	parts := make([]string, 0, len(m))
+	for real, targets := range m {
+		parts = append(parts, real+"="+strings.Join(targets, ","))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ";")
 }
 
 // catalogConfig is the file's "catalog" object; each key matches a flag.

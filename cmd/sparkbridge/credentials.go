@@ -12,6 +12,9 @@ import (
 // authOptions holds what the auth modes need, from flags and the config file.
 type authOptions struct {
 	usersFile string
+	// kerberos configures -auth KERBEROS (-kerberos-keytab, -kerberos-principal,
+	// -kerberos-auth-to-local, or the config file's "kerberos" object).
+	kerberos auth.KerberosConfig
 }
 
 // authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
@@ -29,6 +32,9 @@ func authProvider(modes string, o authOptions) (auth.Provider, error) {
 			return nil, err
 		}
 		chain = append(chain, p)
+	}
+	if o.kerberos.Keytab != "" && auth.KerberosOf(auth.Chain(chain)) == nil {
+		return nil, fmt.Errorf("-kerberos-keytab is set but -auth %s has no KERBEROS", modes)
 	}
 	if len(chain) == 1 {
 		return chain[0], nil
@@ -49,8 +55,16 @@ func authMode(mode string, o authOptions) (auth.Provider, error) {
 			return nil, fmt.Errorf("-auth FILE needs -users-file")
 		}
 		return auth.LoadFile(o.usersFile)
+	case "KERBEROS":
+		// Kerberos checks no passwords: it turns on SASL GSSAPI and HTTP SPNEGO (main finds
+		// it with auth.KerberosOf), and password modes chained after it keep PLAIN and Basic
+		// working, as Kyuubi's authentication=KERBEROS,LDAP.
+		if o.kerberos.Keytab == "" || o.kerberos.Principal == "" {
+			return nil, fmt.Errorf("-auth KERBEROS needs -kerberos-keytab and -kerberos-principal (hive/_HOST@REALM)")
+		}
+		return auth.NewKerberos(o.kerberos)
 	}
-	return nil, fmt.Errorf("unknown -auth mode %q: want NONE or FILE, or several of them comma-separated", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE or KERBEROS, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on

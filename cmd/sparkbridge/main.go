@@ -109,8 +109,12 @@ func run() error {
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
-	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file), or several modes comma-separated, tried in order")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file) or KERBEROS (keytab), or several modes comma-separated, tried in order (KERBEROS,FILE)")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
+	krbKeytab := flag.String("kerberos-keytab", "", "service keytab for -auth KERBEROS (SASL GSSAPI on the binary transport, SPNEGO on HTTP)")
+	krbPrincipal := flag.String("kerberos-principal", "", "service principal for -auth KERBEROS, such as hive/_HOST@EXAMPLE.COM (_HOST: this host's name, lower case)")
+	krbRules := flag.String("kerberos-auth-to-local", "DEFAULT", "rules mapping Kerberos principals to user names, Hadoop auth_to_local style: DEFAULT and RULE:[n:format](filter)s/pattern/replacement/ (see README)")
+	proxyAllow := flag.String("proxy-user-allow", "", "who may act for whom with hive.server2.proxy.user or a SASL authorization id: \"svc-bi=alice,bob;etl=*\" (empty: nobody)")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
 	hs2Cert := flag.String("thrift-tls-cert", "", "PEM certificate for TLS on both HiveServer2 transports")
@@ -171,6 +175,10 @@ func run() error {
 			*connectAddr = fc.ConnectAddr
 		}
 		fc.Admin.apply(adminAddr, adminCert, adminKey, admins, &acfg.EngineDrainGrace)
+		fc.Kerberos.apply(krbKeytab, krbPrincipal, krbRules)
+		if fc.ProxyUserAllow != nil {
+			*proxyAllow = proxyUserAllow(fc.ProxyUserAllow)
+		}
 		if fc.AuditLog != "" {
 			*auditLog = fc.AuditLog
 		}
@@ -230,7 +238,9 @@ func run() error {
 		return err
 	}
 
-	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile})
+	host, _ := os.Hostname()
+	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile,
+		kerberos: auth.KerberosConfig{Keytab: *krbKeytab, Principal: *krbPrincipal, Host: host, AuthToLocal: *krbRules}})
 	if err != nil {
 		return err
 	}
@@ -238,6 +248,13 @@ func run() error {
 	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
 	provider := auth.NewGuard(inner, gcfg, log)
 	tcfg.Auth, ccfg.Auth = provider, provider
+	if k := auth.KerberosOf(inner); k != nil {
+		tcfg.Kerberos = provider.GSS(k) // ticket checks through the same backoff
+		log.WithField("principal", k.Principal()).Info("Kerberos on: SASL GSSAPI on the HiveServer2 binary port, SPNEGO on its HTTP port")
+	}
+	if tcfg.ProxyUsers, err = auth.ParseProxyUsers(*proxyAllow); err != nil {
+		return err
+	}
 	ccfg.MaxMessageSize, ecfg.MaxMessageSize = *maxMsg, *maxMsg
 	ccfg.ProtectedConf = append(ccfg.ProtectedConf, *protect...)
 	if *tlsCert != "" || *tlsKey != "" {
