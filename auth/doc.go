@@ -9,6 +9,9 @@
 //   - File reads a users file holding PBKDF2-SHA256 password hashes and SHA-256 token hashes.
 //   - Chain tries several in order (KERBEROS,LDAP); the first that accepts decides.
 //
+// Providers that talk to a server live in packages of their own, so that this one stays
+// free of network I/O: LDAP is auth/ldapauth.
+//
 // Guard wraps the configured provider with the failed-attempt backoff, before any check.
 //
 // auth may import only the standard library and logrus. It does no network I/O.

@@ -24,6 +24,8 @@ type fileConfig struct {
 	MetricsUserLabels *bool  `json:"metrics_user_labels"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
+	// LDAP matches the -ldap-* flags of -auth LDAP.
+	LDAP ldapFileConfig `json:"ldap"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -6,12 +6,16 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/sparkbridge/sparkbridge/auth"
 )
 
 // authOptions holds what the auth modes need, from flags and the config file.
 type authOptions struct {
 	usersFile string
+	ldap      *ldapOptions
+	log       *logrus.Entry
 }
 
 // authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
@@ -49,8 +53,13 @@ func authMode(mode string, o authOptions) (auth.Provider, error) {
 			return nil, fmt.Errorf("-auth FILE needs -users-file")
 		}
 		return auth.LoadFile(o.usersFile)
+	case "LDAP":
+		if o.ldap == nil {
+			return nil, fmt.Errorf("-auth LDAP needs -ldap-url")
+		}
+		return o.ldap.provider(o.log)
 	}
-	return nil, fmt.Errorf("unknown -auth mode %q: want NONE or FILE, or several of them comma-separated", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE or LDAP, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on
