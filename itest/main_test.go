@@ -114,6 +114,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("metastore JVM %d still running after the bridge stopped", ms)
 	}
 	stopPostgres()
+	stopLDAP()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "bridge log tail:\n"+b.logTail(80))
 	}
