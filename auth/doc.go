@@ -17,6 +17,10 @@
 //     the impersonation allow-list the HiveServer2 frontend applies to
 //     hive.server2.proxy.user and a SASL authorization id, whatever the mechanism.
 //
+// Providers that talk to a server live in packages of their own, so that this one stays
+// free of network I/O: LDAP is auth/ldapauth. Kerberos (Kerberos, here) checks tickets
+// against a keytab and needs no server.
+//
 // Guard wraps the configured provider with the failed-attempt backoff, before any check, and
 // Kerberos's ticket checks likewise (Guard.GSS).
 //

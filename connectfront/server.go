@@ -3,6 +3,7 @@ package connectfront
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -131,34 +132,64 @@ func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
 // Stop closes every connection and cancels in-flight calls.
 func (s *Server) Stop() { s.grpc.Stop() }
 
-// identify authenticates the caller from its bearer token. With auth mode NONE the
-// client's user_id is trusted; a client that sends none is "anonymous".
+// identify authenticates the caller from its authorization header: a bearer token, or
+// HTTP Basic credentials (a user name and password, for a password provider such as LDAP;
+// PySpark sends them with sc://host:15002/;authorization=Basic%20<base64>). With auth mode
+// NONE the client's user_id is trusted; a client that sends none is "anonymous".
 func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (auth.Identity, error) {
-	token := ""
+	header := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
-			t, ok := strings.CutPrefix(v[0], "Bearer ")
-			if !ok {
-				return auth.Identity{}, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
-			}
-			token = t
+			header = v[0]
 		}
-	}
-	if token == "" && !s.cfg.Auth.TrustsClients() {
-		return auth.Identity{}, status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...)")
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		ctx = auth.WithClientAddr(ctx, p.Addr.String())
 	}
-	id, err := s.cfg.Auth.Token(ctx, token, uc.GetUserId())
-	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			s.cfg.Observer.AuthFailed(protoConnect, "bearer")
-			return auth.Identity{}, status.Error(codes.Unauthenticated, "invalid token")
+	scheme, cred, _ := strings.Cut(header, " ")
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		user, password, ok := parseBasic(cred)
+		if !ok {
+			return auth.Identity{}, status.Error(codes.Unauthenticated, "malformed Basic credentials: want base64 of \"user:password\"")
 		}
-		return auth.Identity{}, status.Error(codes.Internal, "authentication failed: "+err.Error())
+		id, err := s.cfg.Auth.Password(ctx, user, password)
+		return id, s.authError(err, "basic", "invalid user name or password")
+	case header != "" && !strings.EqualFold(scheme, "Bearer"):
+		return auth.Identity{}, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\" or \"Basic <base64 of user:password>\"")
+	case header == "" && !s.cfg.Auth.TrustsClients():
+		return auth.Identity{}, status.Error(codes.Unauthenticated, "authentication required: send \"authorization: Bearer <token>\" (PySpark: sc://host:15002/;token=...) or Basic credentials")
 	}
-	return id, nil
+	id, err := s.cfg.Auth.Token(ctx, cred, uc.GetUserId())
+	return id, s.authError(err, "bearer", "invalid token")
+}
+
+// authError maps a provider's error: a refusal is Unauthenticated, with the provider's
+// message when it says more than "invalid credentials" (a user outside the allowed groups);
+// anything else (a directory that cannot be reached) is Internal, with the cause.
+func (s *Server) authError(err error, kind, refusal string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrBadCredentials):
+		s.cfg.Observer.AuthFailed(protoConnect, kind)
+		if err != auth.ErrBadCredentials {
+			refusal += ": " + err.Error()
+		}
+		return status.Error(codes.Unauthenticated, refusal)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	return status.Error(codes.Internal, "authentication failed: "+err.Error())
+}
+
+// parseBasic decodes the credentials of an HTTP Basic authorization header.
+func parseBasic(cred string) (user, password string, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(raw), ":")
 }
 
 // session authenticates the caller and resolves its session. The session belongs to the

@@ -115,6 +115,7 @@ func runMain(m *testing.M) (int, error) {
 	}
 	stopPostgres()
 	stopKDC()
+	stopLDAP()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "bridge log tail:\n"+b.logTail(80))
 	}

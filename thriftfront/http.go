@@ -128,6 +128,10 @@ func (x *HTTPHandler) basicUser(r *http.Request) (auth.Identity, error) {
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
 			x.h.cfg.Observer.AuthFailed(protoHTTP, "basic")
+			if err != auth.ErrBadCredentials {
+				// A refusal that says more (not in an allowed group, throttled) is for the user.
+				return auth.Identity{}, fmt.Errorf("authentication failed: %w", err)
+			}
 		}
 		return auth.Identity{}, errors.New("authentication failed")
 	}

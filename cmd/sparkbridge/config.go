@@ -32,6 +32,8 @@ type fileConfig struct {
 	// then the users it may act for, or "*").
 	Kerberos       kerberosConfig      `json:"kerberos"`
 	ProxyUserAllow map[string][]string `json:"proxy_user_allow"`
+	// LDAP matches the -ldap-* flags of -auth LDAP.
+	LDAP ldapFileConfig `json:"ldap"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/sparkbridge/sparkbridge/auth"
 )
 
@@ -15,6 +17,8 @@ type authOptions struct {
 	// kerberos configures -auth KERBEROS (-kerberos-keytab, -kerberos-principal,
 	// -kerberos-auth-to-local, or the config file's "kerberos" object).
 	kerberos auth.KerberosConfig
+	ldap     *ldapOptions
+	log      *logrus.Entry
 }
 
 // authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
@@ -63,8 +67,13 @@ func authMode(mode string, o authOptions) (auth.Provider, error) {
 			return nil, fmt.Errorf("-auth KERBEROS needs -kerberos-keytab and -kerberos-principal (hive/_HOST@REALM)")
 		}
 		return auth.NewKerberos(o.kerberos)
+	case "LDAP":
+		if o.ldap == nil {
+			return nil, fmt.Errorf("-auth LDAP needs -ldap-url")
+		}
+		return o.ldap.provider(o.log)
 	}
-	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE or KERBEROS, or several of them comma-separated", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE, LDAP or KERBEROS, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on

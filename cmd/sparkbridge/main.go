@@ -109,8 +109,9 @@ func run() error {
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
-	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file) or KERBEROS (keytab), or several modes comma-separated, tried in order (KERBEROS,FILE)")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file), LDAP (-ldap-*) or KERBEROS (keytab), or several modes comma-separated, tried in order (KERBEROS,LDAP)")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
+	ldapOpts := ldapFlags(flag.CommandLine)
 	krbKeytab := flag.String("kerberos-keytab", "", "service keytab for -auth KERBEROS (SASL GSSAPI on the binary transport, SPNEGO on HTTP)")
 	krbPrincipal := flag.String("kerberos-principal", "", "service principal for -auth KERBEROS, such as hive/_HOST@EXAMPLE.COM (_HOST: this host's name, lower case)")
 	krbRules := flag.String("kerberos-auth-to-local", "DEFAULT", "rules mapping Kerberos principals to user names, Hadoop auth_to_local style: DEFAULT and RULE:[n:format](filter)s/pattern/replacement/ (see README)")
@@ -195,6 +196,7 @@ func run() error {
 			*detach = fc.Engine.Detach
 		}
 		fc.Catalog.apply(catalogMode, dataDir, metastoreURIs, warehouseDir, &mcfg, driverJars, dbPasswordFile)
+		fc.LDAP.apply(ldapOpts)
 		for name, v := range given {
 			if err := flag.Set(name, v); err != nil {
 				return err
@@ -239,10 +241,15 @@ func run() error {
 	}
 
 	host, _ := os.Hostname()
-	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile,
+	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile, ldap: ldapOpts, log: log,
 		kerberos: auth.KerberosConfig{Keytab: *krbKeytab, Principal: *krbPrincipal, Host: host, AuthToLocal: *krbRules}})
 	if err != nil {
 		return err
+	}
+	if strings.Contains(strings.ToUpper(inner.Mode()), "LDAP") {
+		// The guard's cache of successes must not outlive LDAP's: a disabled account or a
+		// changed group is seen within -ldap-cache-ttl.
+		gcfg.CacheTTL = min(gcfg.CacheTTL, ldapOpts.cfg.CacheTTL)
 	}
 	// Every check goes through the guard: a per-address backoff after failures, before
 	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
