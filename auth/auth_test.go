@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,9 @@ type stubProvider struct {
 func (s stubProvider) Password(_ context.Context, user, password string) (Identity, error) {
 	return s.check(password)
 }
-func (s stubProvider) Token(_ context.Context, token, _ string) (Identity, error) { return s.check(token) }
+func (s stubProvider) Token(_ context.Context, token, _ string) (Identity, error) {
+	return s.check(token)
+}
 func (s stubProvider) check(secret string) (Identity, error) {
 	if s.err != nil {
 		return Identity{}, s.err
@@ -126,6 +129,11 @@ func TestChain(t *testing.T) {
 	}
 	if _, err := c.Token(context.Background(), "nope", ""); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("refused by all: %v", err)
+	}
+	why := fmt.Errorf("user %q is not a member of an allowed LDAP group: %w", "carol", ErrBadCredentials)
+	picky, _ := NewChain(stubProvider{mode: "FILE", secret: "file-pw"}, stubProvider{mode: "LDAP", err: why})
+	if _, err := picky.Password(context.Background(), "carol", "x"); !errors.Is(err, ErrBadCredentials) || !strings.Contains(err.Error(), "not a member") {
+		t.Errorf("a refusal that says why was lost: %v", err)
 	}
 	down, _ := NewChain(stubProvider{mode: "LDAP", err: errors.New("connection refused")}, stubProvider{mode: "FILE", secret: "file-pw", user: "bob"})
 	if id, err := down.Password(context.Background(), "bob", "file-pw"); err != nil || id.User != "bob" {

@@ -41,18 +41,28 @@ func (c Chain) Token(ctx context.Context, token, claimedUser string) (Identity, 
 }
 
 func (c Chain) first(check func(Provider) (Identity, error)) (Identity, error) {
-	var failure error
+	var failure, refusal error
 	for _, p := range c {
 		id, err := check(p)
 		if err == nil {
 			return id, nil
 		}
-		if !errors.Is(err, ErrBadCredentials) && failure == nil {
-			failure = fmt.Errorf("%s: %w", p.Mode(), err)
+		switch {
+		case !errors.Is(err, ErrBadCredentials):
+			if failure == nil {
+				failure = fmt.Errorf("%s: %w", p.Mode(), err)
+			}
+		case err != ErrBadCredentials && refusal == nil:
+			// A refusal that says why (not a member of an allowed group) is what the client
+			// is told, rather than the bare "invalid credentials".
+			refusal = err
 		}
 	}
-	if failure != nil {
+	switch {
+	case failure != nil:
 		return Identity{}, failure
+	case refusal != nil:
+		return Identity{}, refusal
 	}
 	return Identity{}, ErrBadCredentials
 }
