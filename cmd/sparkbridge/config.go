@@ -24,6 +24,8 @@ type fileConfig struct {
 	MetricsUserLabels *bool  `json:"metrics_user_labels"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
+	// JWT is the "jwt" object: the -jwt-* settings of -auth JWT.
+	JWT jwtFileConfig `json:"jwt"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

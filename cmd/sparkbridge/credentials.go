@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/sparkbridge/sparkbridge/auth"
 )
@@ -12,6 +15,8 @@ import (
 // authOptions holds what the auth modes need, from flags and the config file.
 type authOptions struct {
 	usersFile string
+	jwt       *jwtOptions   // the -jwt-* flags, for JWT
+	log       *logrus.Entry // for modes that log (JWT's key refreshes)
 }
 
 // authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
@@ -29,6 +34,10 @@ func authProvider(modes string, o authOptions) (auth.Provider, error) {
 			return nil, err
 		}
 		chain = append(chain, p)
+	}
+	if o.jwt.given() && !slices.ContainsFunc(chain, func(p auth.Provider) bool { return p.Mode() == "JWT" }) {
+		closeAuth(auth.Chain(chain))
+		return nil, fmt.Errorf("-jwt-* settings are given but -auth %s does not include JWT", modes)
 	}
 	if len(chain) == 1 {
 		return chain[0], nil
@@ -49,8 +58,10 @@ func authMode(mode string, o authOptions) (auth.Provider, error) {
 			return nil, fmt.Errorf("-auth FILE needs -users-file")
 		}
 		return auth.LoadFile(o.usersFile)
+	case "JWT":
+		return o.jwt.provider(o.log)
 	}
-	return nil, fmt.Errorf("unknown -auth mode %q: want NONE or FILE, or several of them comma-separated", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE or JWT, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on

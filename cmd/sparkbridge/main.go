@@ -110,8 +110,9 @@ func run() error {
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
-	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file), or several modes comma-separated, tried in order")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file) or JWT (OIDC bearer tokens, -jwt-*), or several modes comma-separated, tried in order")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
+	jwtOpts := jwtFlags(flag.CommandLine)
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
 	hs2Cert := flag.String("thrift-tls-cert", "", "PEM certificate for TLS on both HiveServer2 transports")
@@ -184,6 +185,7 @@ func run() error {
 			*detach = fc.Engine.Detach
 		}
 		fc.Catalog.apply(catalogMode, dataDir, metastoreURIs, warehouseDir, &mcfg, driverJars, dbPasswordFile)
+		fc.JWT.apply(jwtOpts)
 		for name, v := range given {
 			if err := flag.Set(name, v); err != nil {
 				return err
@@ -227,10 +229,11 @@ func run() error {
 		return err
 	}
 
-	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile})
+	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile, jwt: jwtOpts, log: log})
 	if err != nil {
 		return err
 	}
+	defer closeAuth(inner)
 	// Every check goes through the guard: a per-address backoff after failures, before
 	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
 	provider := auth.NewGuard(inner, gcfg, log)
