@@ -8,6 +8,8 @@
 //     Connect, the request's user_id) is the identity. It is for local development.
 //   - File reads a users file holding PBKDF2-SHA256 password hashes and SHA-256 token hashes.
 //   - Chain tries several in order (KERBEROS,LDAP); the first that accepts decides.
+//   - JWT, in package auth/jwtauth (apart, because it fetches a JWKS), checks OIDC bearer
+//     tokens.
 //
 // Guard wraps the configured provider with the failed-attempt backoff, before any check.
 //
