@@ -97,7 +97,7 @@ func New(cfg Config, log *logrus.Entry) (*Provider, error) {
 	p := &Provider{cfg: cfg, log: log, stop: stop,
 		keys: &keySet{url: cfg.JWKSURL, client: client, timeout: cfg.FetchTimeout, minRefresh: cfg.MinRefreshInterval, log: log, ctx: ctx},
 		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithLeeway(cfg.Leeway), jwt.WithIssuer(cfg.Issuer),
-			jwt.WithAudience(cfg.Audience), jwt.WithExpirationRequired())}
+			jwt.WithAudience(cfg.Audience), jwt.WithExpirationRequired(), jwt.WithStrictDecoding())}
 	if err := p.keys.refresh(ctx, false); err != nil {
 		log.WithError(err).Error("cannot fetch the JWKS; tokens are refused until it can be fetched")
 	}
