@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSASLGSSAPI -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzSPNEGOHeader -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./thriftfront
 	$(GO) test -run='^$$' -fuzz=FuzzConnectMetadata -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./connectfront
+	$(GO) test -run='^$$' -fuzz=FuzzToken -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./auth/jwtauth
 
 ## bench: measure the bridge against Spark Thrift Server and direct Spark Connect; writes BENCHMARKS.md
 bench: spark build

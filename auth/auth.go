@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Identity is an authenticated user, whichever mechanism proved it: the same reaches the
@@ -29,6 +30,10 @@ type Identity struct {
 	// Mechanism names how the user was authenticated (NONE, FILE, LDAP, KERBEROS, JWT), for
 	// the audit log.
 	Mechanism string
+	// Expires is when the credential that proved the identity stops being valid (a bearer
+	// token's expiry); zero when it does not expire. Nothing that remembers the identity
+	// (the Guard's cache, the HTTP auth cookie) keeps it past then.
+	Expires time.Time
 }
 
 // ErrBadCredentials means the credentials were wrong or missing. Its message is safe to show

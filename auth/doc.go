@@ -16,6 +16,8 @@
 //     client's principal into the user name, as Hadoop's auth_to_local does; ProxyUsers is
 //     the impersonation allow-list the HiveServer2 frontend applies to
 //     hive.server2.proxy.user and a SASL authorization id, whatever the mechanism.
+//   - JWT, in package auth/jwtauth (apart, because it fetches a JWKS), checks OIDC bearer
+//     tokens.
 //
 // Providers that talk to a server live in packages of their own, so that this one stays
 // free of network I/O: LDAP is auth/ldapauth. Kerberos (Kerberos, here) checks tickets

@@ -316,5 +316,9 @@ func (g *Guard) remember(key [32]byte, id Identity) {
 			clear(g.cache)
 		}
 	}
-	g.cache[key] = cached{id: id, expires: time.Now().Add(g.cfg.CacheTTL)}
+	expires := time.Now().Add(g.cfg.CacheTTL)
+	if !id.Expires.IsZero() && id.Expires.Before(expires) {
+		expires = id.Expires // a token is not accepted from the cache after it has expired
+	}
+	g.cache[key] = cached{id: id, expires: expires}
 }

@@ -162,3 +162,45 @@ func TestGuardLockoutIsBounded(t *testing.T) {
 		t.Fatalf("a correct login after the burst and BackoffMax: %v", err)
 	}
 }
+
+// expiringProvider accepts every token with an identity that expires at expires.
+type expiringProvider struct {
+	expires time.Time
+	calls   atomic.Int32
+}
+
+func (p *expiringProvider) Password(context.Context, string, string) (Identity, error) {
+	return Identity{}, ErrBadCredentials
+}
+func (p *expiringProvider) Token(context.Context, string, string) (Identity, error) {
+	p.calls.Add(1)
+	return Identity{User: "t", Expires: p.expires}, nil
+}
+func (p *expiringProvider) TrustsClients() bool { return false }
+func (p *expiringProvider) Mode() string        { return "TEST" }
+
+// The cache never serves an identity past its credential's expiry: a token that has expired
+// is verified again (and refused by a real provider) however recently it was accepted.
+func TestGuardCacheHonoursExpiry(t *testing.T) {
+	ctx := WithClientAddr(context.Background(), "10.4.4.4:1")
+	for _, c := range []struct {
+		name    string
+		expires time.Time
+		calls   int32
+	}{
+		{"expired", time.Now().Add(-time.Second), 3},
+		{"valid for a day", time.Now().Add(24 * time.Hour), 1},
+		{"no expiry", time.Time{}, 1},
+	} {
+		p := &expiringProvider{expires: c.expires}
+		g := NewGuard(p, DefaultGuardConfig(), quiet())
+		for i := 0; i < 3; i++ {
+			if _, err := g.Token(ctx, "tok", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := p.calls.Load(); n != c.calls {
+			t.Errorf("%s: 3 uses of one token verified %d times, want %d", c.name, n, c.calls)
+		}
+	}
+}

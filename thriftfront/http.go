@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -68,13 +69,21 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		id, ok, err = x.negotiate(w, r)
 		if !ok {
-			id, err = x.basicUser(r)
+			if token, bearer := bearerToken(r); bearer {
+				id, err = x.bearerIdentity(r, token)
+			} else {
+				id, err = x.basicUser(r)
+			}
 		}
 		if err != nil {
 			if x.h.cfg.Kerberos != nil {
 				w.Header().Set("WWW-Authenticate", "Negotiate")
 			}
 			w.Header().Add("WWW-Authenticate", `Basic realm="sparkbridge"`)
+			// Bearer is offered where tokens are expected: with JWT, or to a client that sent one.
+			if sentBearer(r) || slices.Contains(strings.Split(x.h.cfg.Auth.Mode(), ","), "JWT") {
+				w.Header().Add("WWW-Authenticate", `Bearer realm="sparkbridge"`)
+			}
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			x.log.WithField("remote", r.RemoteAddr).WithError(err).Debug("HTTP authentication failed") // the auth guard reports refusals in aggregate
 			return
@@ -138,6 +147,45 @@ func (x *HTTPHandler) basicUser(r *http.Request) (auth.Identity, error) {
 	return id, nil
 }
 
+// bearerToken returns the token of an "Authorization: Bearer" header. A request may carry
+// several Authorization headers: Hive JDBC before 4.0 always sends Basic credentials
+// (anonymous when none are given) and adds the ;http.header.Authorization=Bearer%20<jwt>
+// of its URL as a second header; the bearer token is the credential the client chose.
+func bearerToken(r *http.Request) (string, bool) {
+	for _, v := range r.Header.Values("Authorization") {
+		if scheme, token, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token), true
+		}
+	}
+	return "", false
+}
+
+// sentBearer reports whether the request tried the Bearer scheme, a token or none.
+func sentBearer(r *http.Request) bool {
+	for _, v := range r.Header.Values("Authorization") {
+		if scheme, _, _ := strings.Cut(strings.TrimSpace(v), " "); strings.EqualFold(scheme, "Bearer") {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerIdentity authenticates a bearer token (a JWT, or a users-file token) with the auth
+// provider, through its Guard like every credential.
+func (x *HTTPHandler) bearerIdentity(r *http.Request, token string) (auth.Identity, error) {
+	if token == "" {
+		return auth.Identity{}, errors.New("the bearer token is empty")
+	}
+	id, err := x.h.cfg.Auth.Token(auth.WithClientAddr(r.Context(), r.RemoteAddr), token, "")
+	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			x.h.cfg.Observer.AuthFailed(protoHTTP, "bearer")
+		}
+		return auth.Identity{}, errors.New("authentication failed: invalid bearer token")
+	}
+	return id, nil
+}
+
 // cookieClaims is what the auth cookie carries: the identity the request that set it
 // proved, and when the cookie expires.
 type cookieClaims struct {
@@ -149,7 +197,11 @@ type cookieClaims struct {
 
 // signCookie is the auth cookie for id: the claims and their HMAC, each base64url.
 func (x *HTTPHandler) signCookie(id auth.Identity) string {
-	claims, _ := json.Marshal(cookieClaims{User: id.User, Groups: id.Groups, Mechanism: id.Mechanism, Expires: time.Now().Add(cookieLifetime).Unix()})
+	expires := time.Now().Add(cookieLifetime)
+	if !id.Expires.IsZero() && id.Expires.Before(expires) {
+		expires = id.Expires // the cookie does not outlive the token that earned it
+	}
+	claims, _ := json.Marshal(cookieClaims{User: id.User, Groups: id.Groups, Mechanism: id.Mechanism, Expires: expires.Unix()})
 	payload := base64.RawURLEncoding.EncodeToString(claims)
 	mac := hmac.New(sha256.New, x.cookieKey)
 	mac.Write([]byte(payload))

@@ -3,7 +3,9 @@ package thriftfront
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/sirupsen/logrus"
@@ -165,4 +168,77 @@ func TestAuthCookieCarriesTheIdentity(t *testing.T) {
 	if _, ok := other.cookieIdentity(req(value)); ok {
 		t.Error("another bridge's key accepted the cookie")
 	}
+}
+
+// A bearer token authenticates over HTTP like Basic credentials, and wins when a client
+// sends both (Hive JDBC before 4.0 always adds Basic, anonymous when it has no user, and
+// sends ;http.header.Authorization=Bearer%20<token> as a second header). A refused token is
+// 401 with both challenges, and the cookie a token earns does not outlive the token.
+func TestHTTPBearer(t *testing.T) {
+	const token = "tok-of-erin-0123456789"
+	path := filepath.Join(t.TempDir(), "users.json")
+	sum := sha256.Sum256([]byte(token))
+	users := `{"users": [{"name": "erin", "tokens": ["sha256:` + hex.EncodeToString(sum[:]) + `"]}]}`
+	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, err := auth.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, mgr := startHTTPBridge(t, file)
+	for _, headers := range [][]string{
+		{"Bearer " + token},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("anonymous:")), "Bearer " + token},
+		{"bearer " + token},
+	} {
+		trans, err := thrift.NewTHttpClientWithOptions(srv.URL+"/cliservice", thrift.THttpClientOptions{Client: &http.Client{
+			Transport: &headerTransport{values: headers}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := hiveserver.NewTCLIServiceClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
+		openSession(t, c, "claimed", hiveserver.TProtocolVersion_HIVE_CLI_SERVICE_PROTOCOL_V10)
+	}
+	for _, s := range mgr.Sessions(engine.Filter{}) {
+		if s.User != "erin" {
+			t.Fatalf("a session of %s, want erin (the token's user)", s.User)
+		}
+	}
+	if n := len(mgr.Sessions(engine.Filter{})); n != 3 {
+		t.Fatalf("%d sessions, want 3", n)
+	}
+	for _, headers := range [][]string{{"Bearer wrong-token"}, {"Basic " + base64.StdEncoding.EncodeToString([]byte("erin:x")), "Bearer wrong-token"}, {"Bearer "}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/cliservice", strings.NewReader("x"))
+		for _, h := range headers {
+			req.Header.Add("Authorization", h)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), ";"), "Bearer") {
+			t.Fatalf("%q: %d %v, want 401 with a Bearer challenge", headers, resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+		}
+	}
+
+	log := logrus.NewEntry(logrus.New())
+	x := NewHTTPHandler(NewHandler(DefaultConfig(), nil, log), log)
+	r := httptest.NewRequest(http.MethodPost, "/cliservice", nil)
+	r.AddCookie(&http.Cookie{Name: authCookie, Value: x.signCookie(auth.Identity{User: "erin", Mechanism: "JWT", Expires: time.Now().Add(-time.Second)})})
+	if id, ok := x.cookieIdentity(r); ok {
+		t.Fatalf("the cookie of an expired token was accepted as %+v", id)
+	}
+}
+
+// headerTransport adds Authorization headers to every request.
+type headerTransport struct{ values []string }
+
+func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for _, v := range h.values {
+		r.Header.Add("Authorization", v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -25,7 +25,7 @@ type Observer interface {
 	// exception) and how long it took.
 	RPC(protocol, method, code string, d time.Duration)
 	// AuthFailed counts refused credentials, by mechanism ("plain": SASL PLAIN; "basic":
-	// HTTP Basic).
+	// HTTP Basic; "bearer": an HTTP bearer token).
 	AuthFailed(protocol, mechanism string)
 }
 

@@ -34,6 +34,8 @@ type fileConfig struct {
 	ProxyUserAllow map[string][]string `json:"proxy_user_allow"`
 	// LDAP matches the -ldap-* flags of -auth LDAP.
 	LDAP ldapFileConfig `json:"ldap"`
+	// JWT is the "jwt" object: the -jwt-* settings of -auth JWT.
+	JWT jwtFileConfig `json:"jwt"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -18,7 +19,8 @@ type authOptions struct {
 	// -kerberos-auth-to-local, or the config file's "kerberos" object).
 	kerberos auth.KerberosConfig
 	ldap     *ldapOptions
-	log      *logrus.Entry
+	jwt      *jwtOptions   // the -jwt-* flags, for JWT
+	log      *logrus.Entry // for modes that log (JWT's key refreshes)
 }
 
 // authProvider builds -auth: one mode, or several comma-separated (KERBEROS,LDAP), tried in
@@ -38,7 +40,12 @@ func authProvider(modes string, o authOptions) (auth.Provider, error) {
 		chain = append(chain, p)
 	}
 	if o.kerberos.Keytab != "" && auth.KerberosOf(auth.Chain(chain)) == nil {
+		closeAuth(auth.Chain(chain))
 		return nil, fmt.Errorf("-kerberos-keytab is set but -auth %s has no KERBEROS", modes)
+	}
+	if o.jwt.given() && !slices.ContainsFunc(chain, func(p auth.Provider) bool { return p.Mode() == "JWT" }) {
+		closeAuth(auth.Chain(chain))
+		return nil, fmt.Errorf("-jwt-* settings are given but -auth %s does not include JWT", modes)
 	}
 	if len(chain) == 1 {
 		return chain[0], nil
@@ -72,8 +79,10 @@ func authMode(mode string, o authOptions) (auth.Provider, error) {
 			return nil, fmt.Errorf("-auth LDAP needs -ldap-url")
 		}
 		return o.ldap.provider(o.log)
+	case "JWT":
+		return o.jwt.provider(o.log)
 	}
-	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE, LDAP or KERBEROS, or several of them comma-separated", mode)
+	return nil, fmt.Errorf("unknown -auth mode %q: want NONE, FILE, LDAP, KERBEROS or JWT, or several of them comma-separated", mode)
 }
 
 // credentialTool prints users-file entries: `sparkbridge hash-password` reads a password on

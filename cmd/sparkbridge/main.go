@@ -109,9 +109,10 @@ func run() error {
 	gcfg := auth.DefaultGuardConfig()
 	flag.DurationVar(&gcfg.BackoffMax, "auth-backoff-max", gcfg.BackoffMax, "longest wait imposed on a client address after repeated failed logins (it doubles from 100ms)")
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
-	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file), LDAP (-ldap-*) or KERBEROS (keytab), or several modes comma-separated, tried in order (KERBEROS,LDAP)")
+	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client), FILE (users file), LDAP (-ldap-*), KERBEROS (keytab) or JWT (OIDC bearer tokens, -jwt-*), or several modes comma-separated, tried in order (KERBEROS,LDAP)")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
 	ldapOpts := ldapFlags(flag.CommandLine)
+	jwtOpts := jwtFlags(flag.CommandLine)
 	krbKeytab := flag.String("kerberos-keytab", "", "service keytab for -auth KERBEROS (SASL GSSAPI on the binary transport, SPNEGO on HTTP)")
 	krbPrincipal := flag.String("kerberos-principal", "", "service principal for -auth KERBEROS, such as hive/_HOST@EXAMPLE.COM (_HOST: this host's name, lower case)")
 	krbRules := flag.String("kerberos-auth-to-local", "DEFAULT", "rules mapping Kerberos principals to user names, Hadoop auth_to_local style: DEFAULT and RULE:[n:format](filter)s/pattern/replacement/ (see README)")
@@ -197,6 +198,7 @@ func run() error {
 		}
 		fc.Catalog.apply(catalogMode, dataDir, metastoreURIs, warehouseDir, &mcfg, driverJars, dbPasswordFile)
 		fc.LDAP.apply(ldapOpts)
+		fc.JWT.apply(jwtOpts)
 		for name, v := range given {
 			if err := flag.Set(name, v); err != nil {
 				return err
@@ -241,11 +243,12 @@ func run() error {
 	}
 
 	host, _ := os.Hostname()
-	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile, ldap: ldapOpts, log: log,
+	inner, err := authProvider(*authMode, authOptions{usersFile: *usersFile, ldap: ldapOpts, jwt: jwtOpts, log: log,
 		kerberos: auth.KerberosConfig{Keytab: *krbKeytab, Principal: *krbPrincipal, Host: host, AuthToLocal: *krbRules}})
 	if err != nil {
 		return err
 	}
+	defer closeAuth(inner)
 	if strings.Contains(strings.ToUpper(inner.Mode()), "LDAP") {
 		// The guard's cache of successes must not outlive LDAP's: a disabled account or a
 		// changed group is seen within -ldap-cache-ttl.
