@@ -197,7 +197,7 @@ func (a *Admission) Open(addr string) (*Ticket, error) {
 	a.mu.Lock()
 	if n := a.byAddr[key]; a.cfg.MaxPerAddress > 0 && n >= a.cfg.MaxPerAddress {
 		a.mu.Unlock()
-		err := &Refusal{msg: fmt.Sprintf("sparkbridge: %s already has %d connections, the most one client address may have; close one and try again", key, n)}
+		err := &Refusal{msg: fmt.Sprintf("sparkbridge: %s already has %s, the most one client address may have; close one and try again", key, conns(n))}
 		a.logRefusal(err, "", key)
 		return nil, err
 	}
@@ -244,9 +244,9 @@ func (t *Ticket) Admit(user string) error {
 	var err error
 	switch n, m := a.byUser[user], a.byUserAddr[ua]; {
 	case a.cfg.MaxPerUser > 0 && n >= a.cfg.MaxPerUser:
-		err = &Refusal{msg: fmt.Sprintf("sparkbridge: user %s already has %d connections, the most one user may have; close one and try again", user, n)}
+		err = &Refusal{msg: fmt.Sprintf("sparkbridge: user %s already has %s, the most one user may have; close one and try again", user, conns(n))}
 	case a.cfg.MaxPerUserAddress > 0 && m >= a.cfg.MaxPerUserAddress:
-		err = &Refusal{msg: fmt.Sprintf("sparkbridge: user %s already has %d connections from %s, the most one user may have from one address; close one and try again", user, m, t.addr)}
+		err = &Refusal{msg: fmt.Sprintf("sparkbridge: user %s already has %s from %s, the most one user may have from one address; close one and try again", user, conns(m), t.addr)}
 	default:
 		a.byUser[user]++
 		a.byUserAddr[ua]++
@@ -258,6 +258,13 @@ func (t *Ticket) Admit(user string) error {
 	}
 	t.users = append(t.users, user)
 	return nil
+}
+
+func conns(n int) string {
+	if n == 1 {
+		return "1 open connection"
+	}
+	return fmt.Sprintf("%d open connections", n)
 }
 
 // Release gives back what the ticket counted; later calls do nothing.

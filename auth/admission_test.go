@@ -37,7 +37,7 @@ func TestAdmissionCaps(t *testing.T) {
 	// A third from the same address: the user+address cap.
 	if _, err := open("10.0.0.1:1002", "alice"); !IsOverLimit(err) || IsDenied(err) {
 		t.Fatalf("third alice connection from one address: %v", err)
-	} else if want := "user alice already has 2 connections from 10.0.0.1"; !strings.Contains(err.Error(), want) {
+	} else if want := "user alice already has 2 open connections from 10.0.0.1"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("message %q lacks %q", err, want)
 	}
 	// From another address: admitted, then the per-user cap.
@@ -45,7 +45,7 @@ func TestAdmissionCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := open("10.0.0.3:1000", "alice"); !IsOverLimit(err) || !strings.Contains(err.Error(), "user alice already has 3 connections") {
+	if _, err := open("10.0.0.3:1000", "alice"); !IsOverLimit(err) || !strings.Contains(err.Error(), "user alice already has 3 open connections") {
 		t.Fatalf("fourth alice connection: %v", err)
 	}
 	// The refused attempts counted nothing: bob fills 10.0.0.1 to its cap of 4.
@@ -57,7 +57,7 @@ func TestAdmissionCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Open("10.0.0.1:2002"); !IsOverLimit(err) || !strings.Contains(err.Error(), "10.0.0.1 already has 4 connections") {
+	if _, err := a.Open("10.0.0.1:2002"); !IsOverLimit(err) || !strings.Contains(err.Error(), "10.0.0.1 already has 4 open connections") {
 		t.Fatalf("fifth connection from 10.0.0.1: %v", err)
 	}
 	if u, ad, ua := a.Counts("alice", "10.0.0.1"); u != 3 || ad != 4 || ua != 2 {
@@ -171,6 +171,18 @@ func TestAdmissionConcurrent(t *testing.T) {
 	users := []string{"u0", "u1", "u2"}
 	addrs := []string{"10.0.0.1:1", "10.0.0.2:1", "[::ffff:10.0.0.2]:2"}
 	var admitted, refused atomic.Int64
+	// u0 holds its most from 10.0.0.1 throughout, so that some attempts are always refused.
+	var pinned []*Ticket
+	for i := 0; i < maxPair; i++ {
+		tk, err := a.Open("10.0.0.1:9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Admit("u0"); err != nil {
+			t.Fatal(err)
+		}
+		pinned = append(pinned, tk)
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
 		wg.Add(1)
@@ -218,6 +230,9 @@ func TestAdmissionConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	for _, tk := range pinned {
+		tk.Release()
+	}
 	if admitted.Load() == 0 || refused.Load() == 0 {
 		t.Fatalf("admitted %d, refused %d: the test should see both", admitted.Load(), refused.Load())
 	}

@@ -35,6 +35,11 @@ type Config struct {
 	// Auth checks SASL PLAIN credentials; nil means auth.None. A provider that does not
 	// trust clients also refuses NOSASL connections, which carry no credentials.
 	Auth auth.Provider
+	// Admission holds the deny lists and the connection caps per user and address, shared
+	// with the Spark Connect frontend; nil admits everyone. A binary connection counts from
+	// accept to close, for its address from the start and for its user once SASL (or, for
+	// NOSASL, OpenSession) names one; an HTTP session counts from OpenSession to its end.
+	Admission *auth.Admission
 	// LongPollingTimeout is how long GetOperationStatus waits for a running operation to end
 	// before answering, as HiveServer2's hive.server2.long.polling.timeout, which a session
 	// may set for itself when it opens. 0 answers at once.
@@ -103,15 +108,24 @@ func (s *Server) connLog(cause string) *rateLimited {
 	return r
 }
 
-// refuseConn tells a client the server is full: a SASL BAD message, which Hive JDBC and
-// PyHive show as the reason, for a client that starts SASL; a closed connection otherwise.
+// refuseConn tells a client why it is turned away (the server is full, its address is
+// denied): a SASL BAD message, which Hive JDBC, PyHive and gohive show as the reason, for a
+// client that starts SASL; a closed connection otherwise. The close lingers: the write side
+// is shut and what the client still sends (its PLAIN response) is read and dropped, for up
+// to two seconds, because a socket closed with unread bytes is reset, and the client could
+// lose the answer.
 func refuseConn(conn net.Conn, msg string) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	var first [1]byte
-	if n, _ := conn.Read(first[:]); n == 1 && first[0] == saslStart {
-		_ = writeSASLMessage(conn, saslBad, []byte(msg))
+	if n, _ := conn.Read(first[:]); n != 1 || first[0] != saslStart {
+		return
 	}
+	_ = writeSASLMessage(conn, saslBad, []byte(msg))
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, maxSASLNegotiation))
 }
 
 // rateLimited logs at most one line per interval for one cause, counting the rest.
@@ -269,6 +283,15 @@ func (s *Server) Close() {
 func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	defer conn.Close()
 	log := s.log.WithField("remote", conn.RemoteAddr().String())
+	// A denied address, or one at its cap, is turned away before its first byte is read.
+	ticket, err := s.handler.cfg.Admission.Open(conn.RemoteAddr().String())
+	if err != nil {
+		s.handler.cfg.Observer.ConnFailed(protoBinary, refusalReason(err))
+		log.WithError(err).Debug("connection refused by admission") // the admission reports refusals in aggregate
+		refuseConn(conn, err.Error())
+		return
+	}
+	defer ticket.Release() // after the connection's sessions are closed (deferred below)
 	// Every deadline is set under cs.mu, then the drain checked: either Shutdown's wake-up
 	// deadline comes after this one, or this connection sees the drain.
 	cs.mu.Lock()
@@ -290,15 +313,25 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	}
 
 	var trans thrift.TTransport
-	ci := &connInfo{remote: conn.RemoteAddr().String()}
+	ci := &connInfo{remote: conn.RemoteAddr().String(), ticket: ticket}
 	switch first[0] {
 	case saslStart:
 		// The check, a failed-attempt backoff included, ends with the handshake deadline.
 		actx, cancel := context.WithTimeout(auth.WithClientAddr(s.ctx, conn.RemoteAddr().String()), s.cfg.HandshakeTimeout)
 		var id auth.Identity
-		_, err := saslHandshake(br, conn, func(c plainCredentials) (err error) { id, err = s.handler.checkPassword(actx, c); return err })
+		_, err := saslHandshake(br, conn, func(c plainCredentials) (err error) {
+			if id, err = s.handler.checkPassword(actx, c); err == nil {
+				err = ticket.Admit(id.User) // a denied user, or one at a cap
+			}
+			return err
+		})
 		cancel()
 		if err != nil {
+			if auth.IsDenied(err) || auth.IsOverLimit(err) {
+				log.WithError(err).Debug("closing connection: refused by admission")
+				s.handler.cfg.Observer.ConnFailed(protoBinary, refusalReason(err))
+				return
+			}
 			if errors.Is(err, auth.ErrBadCredentials) {
 				// The auth guard reports refusals in aggregate.
 				log.WithError(err).Debug("closing connection: authentication failed")
@@ -483,6 +516,9 @@ type connInfo struct {
 	id            auth.Identity
 	authenticated bool
 	http          bool // HTTP transport: sessions outlive the request
+	// ticket is the binary connection's admission: its address is counted, and its user once
+	// known. Nil on HTTP, where each session holds its own.
+	ticket *auth.Ticket
 
 	// mu guards sessions.
 	mu       sync.Mutex
@@ -527,4 +563,13 @@ func (ci *connInfo) takeSessions() []string {
 	}
 	ci.sessions = nil
 	return out
+}
+
+// refusalReason is the Observer's reason for an admission refusal: "denied" (a deny list)
+// or "limit" (a connection cap).
+func refusalReason(err error) string {
+	if auth.IsDenied(err) {
+		return "denied"
+	}
+	return "limit"
 }
