@@ -45,6 +45,11 @@ type Config struct {
 	MaxMessageSize int
 	// Auth authenticates callers; nil means auth.None.
 	Auth auth.Provider
+	// Admission holds the deny lists and the connection caps per user and address, shared
+	// with the HiveServer2 frontend; nil admits everyone. A gRPC connection counts from its
+	// start to its end, for its address at once and for each user authenticated on it
+	// (admission.go).
+	Admission *auth.Admission
 	// TLS, when set, serves TLS (the listener negotiates h2 by ALPN).
 	TLS *tls.Config
 	// ProtectedConf lists Spark conf keys (exact or path.Match patterns) that clients can
@@ -87,7 +92,11 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 	}
 	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront"), abort: newAbortable()}
 	obs := observer{cfg.Observer}
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{}
+	if cfg.Admission != nil {
+		opts = append(opts, grpc.StatsHandler(admitter{a: cfg.Admission, obs: cfg.Observer}))
+	}
+	s.grpc = grpc.NewServer(append(opts,
 		// The observer's interceptors come first, so that they see the status the client gets.
 		grpc.ChainUnaryInterceptor(obs.unary, s.abort.unary),
 		grpc.ChainStreamInterceptor(obs.stream, s.abort.stream),
@@ -101,7 +110,7 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 		grpc.InitialConnWindowSize(16<<20),
 		// Write result frames in large pieces: fewer syscalls per megabyte of Arrow.
 		grpc.WriteBufferSize(256<<10),
-	)
+	)...)
 	connectgrpc.RegisterSparkConnectServiceServer(s.grpc, s)
 	return s
 }
@@ -134,6 +143,12 @@ func (s *Server) Stop() { s.grpc.Stop() }
 // identify authenticates the caller from its bearer token. With auth mode NONE the
 // client's user_id is trusted; a client that sends none is "anonymous".
 func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (auth.Identity, error) {
+	// A connection from a denied address, or one at its cap, is refused before its
+	// credentials are looked at.
+	ca := admission(ctx)
+	if err := ca.refused(); err != nil {
+		return auth.Identity{}, toStatus(err)
+	}
 	token := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
@@ -157,6 +172,9 @@ func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (auth.Id
 			return auth.Identity{}, status.Error(codes.Unauthenticated, "invalid token")
 		}
 		return auth.Identity{}, status.Error(codes.Internal, "authentication failed: "+err.Error())
+	}
+	if err := ca.admit(id.User); err != nil {
+		return auth.Identity{}, toStatus(err)
 	}
 	return id, nil
 }
@@ -291,6 +309,10 @@ func toStatus(err error) error {
 			return err
 		}
 		switch {
+		case auth.IsDenied(err):
+			return status.Error(codes.PermissionDenied, err.Error())
+		case auth.IsOverLimit(err):
+			return status.Error(codes.ResourceExhausted, err.Error())
 		case errors.Is(err, context.Canceled):
 			return status.Error(codes.Canceled, err.Error())
 		case errors.Is(err, context.DeadlineExceeded):
