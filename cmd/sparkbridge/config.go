@@ -24,6 +24,9 @@ type fileConfig struct {
 	MetricsUserLabels *bool  `json:"metrics_user_labels"`
 	Engine      engineConfig  `json:"engine"`
 	Catalog     catalogConfig `json:"catalog"`
+
+	// Limits holds the connection caps and deny lists (-max-connections-*, -deny-*).
+	Limits limitsConfig `json:"limits"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -112,6 +112,12 @@ func run() error {
 	flag.IntVar(&gcfg.Workers, "auth-workers", gcfg.Workers, "password verifications run at once; more attempts queue")
 	authMode := flag.String("auth", "NONE", "authentication: NONE (trust every client) or FILE (users file), or several modes comma-separated, tried in order")
 	usersFile := flag.String("users-file", "", "users file for -auth FILE (see README)")
+	admCfg := auth.AdmissionConfig{}
+	flag.IntVar(&admCfg.MaxPerUser, "max-connections-per-user", 0, "connections one user may hold, over both protocols and every address: HS2 binary connections, HS2 HTTP sessions and Spark Connect gRPC connections (0: no limit)")
+	flag.IntVar(&admCfg.MaxPerAddress, "max-connections-per-address", 0, "connections one client IP may hold, counted as for -max-connections-per-user (0: no limit)")
+	flag.IntVar(&admCfg.MaxPerUserAddress, "max-connections-per-user-address", 0, "connections one user may hold from one client IP (0: no limit)")
+	denyUsers := flag.String("deny-users", "", "comma-separated users refused right after authentication, on every protocol")
+	denyAddrs := flag.String("deny-addresses", "", "comma-separated client IPs and CIDR prefixes (10.0.0.0/8) refused before any credential check, on every protocol")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
 	hs2Cert := flag.String("thrift-tls-cert", "", "PEM certificate for TLS on both HiveServer2 transports")
@@ -171,6 +177,7 @@ func run() error {
 			*connectAddr = fc.ConnectAddr
 		}
 		fc.Admin.apply(adminAddr, adminCert, adminKey, admins, &acfg.EngineDrainGrace)
+		fc.Limits.apply(&admCfg, denyUsers, denyAddrs)
 		if fc.AuditLog != "" {
 			*auditLog = fc.AuditLog
 		}
@@ -234,7 +241,13 @@ func run() error {
 	// Every check goes through the guard: a per-address backoff after failures, before
 	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
 	provider := auth.NewGuard(inner, gcfg, log)
-	tcfg.Auth, ccfg.Auth = provider, provider
+	// One account of connections and one pair of deny lists for both protocols.
+	admCfg.DenyUsers, admCfg.DenyAddresses = splitList(*denyUsers), splitList(*denyAddrs)
+	admission, err := auth.NewAdmission(admCfg, log)
+	if err != nil {
+		return err
+	}
+	wireAuth(provider, admission, &tcfg, &ccfg, &acfg)
 	ccfg.MaxMessageSize, ecfg.MaxMessageSize = *maxMsg, *maxMsg
 	ccfg.ProtectedConf = append(ccfg.ProtectedConf, *protect...)
 	if *tlsCert != "" || *tlsKey != "" {
@@ -316,7 +329,7 @@ func run() error {
 	var asrv *admin.Server
 	var aln net.Listener
 	if *adminAddr != "" {
-		acfg.Addr, acfg.Auth = *adminAddr, provider
+		acfg.Addr = *adminAddr
 		acfg.Admins = splitList(*admins)
 		if acfg.TLS, err = adminTLS(*adminCert, *adminKey, [][2]string{{*hs2Cert, *hs2Key}, {*tlsCert, *tlsKey}}); err != nil {
 			return err
@@ -348,6 +361,14 @@ func run() error {
 		WithField("auth", provider.Mode()).WithField("connect_tls", ccfg.TLS != nil).Info("sparkbridge listening")
 	if provider.TrustsClients() {
 		log.Warn("auth mode NONE: every user name is trusted; use -auth FILE outside a trusted network")
+	}
+	for _, w := range authorizationWarnings(provider.TrustsClients(), ecfg) {
+		log.WithField("auth", provider.Mode()).Warn("weak data authorization: " + w)
+	}
+	if admCfg.MaxPerUser+admCfg.MaxPerAddress+admCfg.MaxPerUserAddress+len(admCfg.DenyUsers)+len(admCfg.DenyAddresses) > 0 {
+		log.WithFields(logrus.Fields{"max_per_user": admCfg.MaxPerUser, "max_per_address": admCfg.MaxPerAddress,
+			"max_per_user_address": admCfg.MaxPerUserAddress, "deny_users": len(admCfg.DenyUsers), "deny_addresses": len(admCfg.DenyAddresses)}).
+			Info("connection limits and deny lists on")
 	}
 
 	errc := make(chan error, 4)
