@@ -197,7 +197,7 @@ func TestUserCapAcrossTransports(t *testing.T) {
 
 	// An HTTP session the engine layer ends (here an operator's close) is released without
 	// a call from its client.
-	openSession(t, hc, "", v10)
+	sh2 := openSession(t, hc, "", v10)
 	waitCount(t, a, "alice", 1)
 	for _, s := range mgr.Sessions(engine.Filter{User: "alice"}) {
 		if err := mgr.CloseSession(context.Background(), s.ID); err != nil {
@@ -205,6 +205,14 @@ func TestUserCapAcrossTransports(t *testing.T) {
 		}
 	}
 	waitCount(t, a, "alice", 0)
+	// The client's next call is told why its session ended.
+	gi, err := hc.GetInfo(context.Background(), &hiveserver.TGetInfoReq{SessionHandle: sh2, InfoType: hiveserver.TGetInfoType_CLI_DBMS_VER})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gi.Status.StatusCode != hiveserver.TStatusCode_INVALID_HANDLE_STATUS || !strings.Contains(gi.Status.GetErrorMessage(), "the session was") {
+		t.Fatalf("a call on the ended session: %+v", gi.Status)
+	}
 }
 
 // waitCount waits, bounded, for user's count to reach want: a connection is released by its

@@ -42,8 +42,8 @@ type Handler struct {
 	stopOnce sync.Once
 	sess     map[string]*session   // by handle GUID
 	ops      map[string]*operation // by handle GUID
-	// watchers are the goroutines that free an HTTP session the engine layer ends (its
-	// admission with it); Close waits for them.
+	// watchers are the goroutines that release the admission of an HTTP session the engine
+	// layer ends; Close waits for them.
 	watchers sync.WaitGroup
 }
 
@@ -199,14 +199,15 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	h.mu.Lock()
 	h.sess[string(s.guid)] = s
 	if ticket != nil {
-		// An HTTP session may be left by its client: when the engine layer ends it (idle),
-		// it is freed here, and its admission released, without waiting for a next call.
+		// An HTTP session may be left by its client: when the engine layer ends it (idle, an
+		// operator), its admission is released at once. The session itself is freed at the
+		// client's next call, which is told why it ended.
 		h.watchers.Add(1)
 		go func() {
 			defer h.watchers.Done()
 			select {
 			case <-es.Done():
-				h.closeSession(s)
+				ticket.Release()
 			case <-s.closed:
 			}
 		}()
