@@ -187,9 +187,9 @@ func connectGetConf(conn *grpc.ClientConn, token, user, sid string) error {
 	return conn.Invoke(ctx, "/spark.connect.SparkConnectService/Config", &req, &resp)
 }
 
-// beelineLogin runs SELECT 1 with beeline over the binary transport and returns its output
+// beelineCapped runs SELECT 1 with beeline over the binary transport and returns its output
 // and error.
-func beelineLogin(addr, user, password string) (string, error) {
+func beelineCapped(addr, user, password string) (string, error) {
 	clientMu.Lock()
 	defer clientMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -251,7 +251,7 @@ func TestLimitsUserOverConnectionCap(t *testing.T) {
 		t.Logf("gohive returned %v", err)
 	})
 	t.Run("beeline-binary", func(t *testing.T) {
-		out, err := beelineLogin(b.thriftAddr, "alice", "alice-pw")
+		out, err := beelineCapped(b.thriftAddr, "alice", "alice-pw")
 		if err == nil || !strings.Contains(out, over) {
 			t.Fatalf("beeline: %v\n%s", err, tail(out, 20))
 		}
