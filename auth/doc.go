@@ -26,6 +26,14 @@
 // Guard wraps the configured provider with the failed-attempt backoff, before any check, and
 // Kerberos's ticket checks likewise (Guard.GSS).
 //
+// Admission is the other thing both frontends share: the deny lists (users, client
+// addresses and CIDR prefixes) and the connection caps (per user, per client address, per
+// user and address), counted in one place whatever the protocol. A frontend opens a Ticket
+// for the client's address when a connection begins, before any credential is looked at
+// (so a denied address never reaches the Guard, let alone an LDAP bind); admits the
+// authenticated user on it; and releases it when the connection ends. What a "connection"
+// is per transport is the frontend's to say (its doc.go).
+//
 // auth may import only the standard library, logrus and gokrb5 (with its gofork asn1). It
 // does no network I/O: a keytab is read at start, and tickets are checked without the KDC.
 package auth

@@ -20,6 +20,13 @@
 // engine returns are relayed as they are; errors the bridge produces become statuses in one
 // place, toStatus, by their engine.Kind.
 //
+// Config.Admission (shared with the HiveServer2 frontend) counts gRPC connections
+// (admission.go): a connection counts for its client address from its start, and for each
+// user authenticated on it from that user's first call, until it ends. Calls on a
+// connection from a denied address, or one at its cap, are refused before their token is
+// looked at (PERMISSION_DENIED, RESOURCE_EXHAUSTED); a denied user, or one at a cap, is
+// refused right after authentication, likewise.
+//
 // Config.Observer hears of every connection (a gRPC stats handler), every call with its
 // method and the code the client got (the outermost interceptors, observe.go) and every
 // refused token, for metrics.

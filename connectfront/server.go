@@ -46,6 +46,11 @@ type Config struct {
 	MaxMessageSize int
 	// Auth authenticates callers; nil means auth.None.
 	Auth auth.Provider
+	// Admission holds the deny lists and the connection caps per user and address, shared
+	// with the HiveServer2 frontend; nil admits everyone. A gRPC connection counts from its
+	// start to its end, for its address at once and for each user authenticated on it
+	// (admission.go).
+	Admission *auth.Admission
 	// TLS, when set, serves TLS (the listener negotiates h2 by ALPN).
 	TLS *tls.Config
 	// ProtectedConf lists Spark conf keys (exact or path.Match patterns) that clients can
@@ -88,7 +93,11 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 	}
 	s := &Server{cfg: cfg, sessions: sessions, log: log.WithField("component", "connectfront"), abort: newAbortable()}
 	obs := observer{cfg.Observer}
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{}
+	if cfg.Admission != nil {
+		opts = append(opts, grpc.StatsHandler(admitter{a: cfg.Admission, obs: cfg.Observer}))
+	}
+	s.grpc = grpc.NewServer(append(opts,
 		// The observer's interceptors come first, so that they see the status the client gets.
 		grpc.ChainUnaryInterceptor(obs.unary, s.abort.unary),
 		grpc.ChainStreamInterceptor(obs.stream, s.abort.stream),
@@ -102,7 +111,7 @@ func New(cfg Config, sessions Sessions, log *logrus.Entry) *Server {
 		grpc.InitialConnWindowSize(16<<20),
 		// Write result frames in large pieces: fewer syscalls per megabyte of Arrow.
 		grpc.WriteBufferSize(256<<10),
-	)
+	)...)
 	connectgrpc.RegisterSparkConnectServiceServer(s.grpc, s)
 	return s
 }
@@ -137,6 +146,24 @@ func (s *Server) Stop() { s.grpc.Stop() }
 // PySpark sends them with sc://host:15002/;authorization=Basic%20<base64>). With auth mode
 // NONE the client's user_id is trusted; a client that sends none is "anonymous".
 func (s *Server) identify(ctx context.Context, uc *connect.UserContext) (auth.Identity, error) {
+	// A connection from a denied address, or one at its cap, is refused before its
+	// credentials are looked at; the user is admitted (deny list, caps) once known.
+	ca := admission(ctx)
+	if err := ca.refused(); err != nil {
+		return auth.Identity{}, toStatus(err)
+	}
+	id, err := s.authenticate(ctx, uc)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	if err := ca.admit(id.User); err != nil {
+		return auth.Identity{}, toStatus(err)
+	}
+	return id, nil
+}
+
+// authenticate checks the caller's credentials with the auth provider (see identify).
+func (s *Server) authenticate(ctx context.Context, uc *connect.UserContext) (auth.Identity, error) {
 	header := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
@@ -322,6 +349,10 @@ func toStatus(err error) error {
 			return err
 		}
 		switch {
+		case auth.IsDenied(err):
+			return status.Error(codes.PermissionDenied, err.Error())
+		case auth.IsOverLimit(err):
+			return status.Error(codes.ResourceExhausted, err.Error())
 		case errors.Is(err, context.Canceled):
 			return status.Error(codes.Canceled, err.Error())
 		case errors.Is(err, context.DeadlineExceeded):

@@ -79,7 +79,7 @@ func New(cfg Config) *Metrics {
 		"Client connections accepted, by protocol (hs2_binary, hs2_http, connect).", "protocol")
 	m.connsFailed = m.counter("sparkbridge_connections_failed_total",
 		"Client connections refused or ended before they could serve a call, by protocol and reason "+
-			"(limit: over the connection limit; handshake: no valid SASL, NOSASL, HTTP/2 or first byte).", "protocol", "reason")
+			"(limit: over a connection limit or cap; denied: a deny list; handshake: no valid SASL, NOSASL, HTTP/2 or first byte; auth: credentials refused).", "protocol", "reason")
 	m.connsActive = m.gauge("sparkbridge_connections_active",
 		"Client connections open now, by protocol.", "protocol")
 

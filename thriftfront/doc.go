@@ -10,6 +10,16 @@
 // OpenSession, or the session is refused. Anything else closes the connection with a logged reason. Frames are bounded by
 // Config.MaxFrameSize.
 //
+// Admission (Config.Admission, shared with the Spark Connect frontend): a binary connection
+// is counted from accept to close, for its client address at once (a denied address, or one
+// at its cap, gets a SASL BAD message naming the reason before any credential is read) and
+// for its user once SASL PLAIN proves it (a denied user, or one at a cap, gets the BAD
+// message instead of COMPLETE) or, for NOSASL, once OpenSession names it. HTTP is stateless
+// per request, so there an open HS2 session is the connection: OpenSession counts it for its
+// address and user (an error status with SQLSTATE 53000 over a cap), and it is released when
+// the session closes or the engine layer ends it. Every HTTP request from a denied address
+// gets 403 before its credentials are looked at, and one of a denied user 403 after.
+//
 // Execution: ExecuteStatement turns the statement into a Spark Connect plan (package
 // translate) and starts it on the session's engine. The operation is FINISHED as soon as the
 // first Arrow batch arrives; FetchResults then pulls the engine stream batch by batch and

@@ -42,6 +42,9 @@ type Handler struct {
 	stopOnce sync.Once
 	sess     map[string]*session   // by handle GUID
 	ops      map[string]*operation // by handle GUID
+	// watchers are the goroutines that release the admission of an HTTP session the engine
+	// layer ends; Close waits for them.
+	watchers sync.WaitGroup
 }
 
 var _ hiveserver.TCLIService = (*Handler)(nil)
@@ -75,6 +78,10 @@ type session struct {
 	conn     *connInfo
 	// longPoll is the session's hive.server2.long.polling.timeout.
 	longPoll time.Duration
+	// ticket is an HTTP session's admission, released when the session ends (a binary
+	// session's connection holds the ticket instead); closed is closed then too.
+	ticket *auth.Ticket
+	closed chan struct{}
 }
 
 func newUUID() uuid.UUID { return uuid.New() }
@@ -147,6 +154,11 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	}
 	resp.ServerProtocolVersion = proto
 
+	ticket, err := h.admit(ci, user)
+	if err != nil {
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
 	sr := engine.SessionRequest{User: user, Groups: id.Groups, AuthMechanism: id.Mechanism, Protocol: "thrift", Transport: "binary", Conf: req.Configuration}
 	if ci != nil {
 		sr.ClientAddr = ci.remote
@@ -156,6 +168,7 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	}
 	es, err := h.sessions.Open(ctx, sr)
 	if err != nil {
+		ticket.Release()
 		resp.Status = errStatus(err)
 		return resp, nil
 	}
@@ -164,32 +177,46 @@ func (h *Handler) OpenSession(ctx context.Context, req *hiveserver.TOpenSessionR
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
 	s := &session{guid: guid[:], secret: secret, user: user, protocol: proto, es: es, conn: ci,
-		longPoll: h.cfg.LongPollingTimeout}
+		longPoll: h.cfg.LongPollingTimeout, ticket: ticket, closed: make(chan struct{})}
+	fail := func(err error) (*hiveserver.TOpenSessionResp, error) {
+		_ = es.Close(context.Background())
+		ticket.Release()
+		resp.Status = errStatus(err)
+		return resp, nil
+	}
 	if v, ok := hiveConf(req.Configuration, longPollingKey); ok {
 		d, err := hiveDuration(v)
 		if err != nil {
-			_ = es.Close(context.Background())
-			resp.Status = errStatus(invalidRequest(longPollingKey + ": " + err.Error()))
-			return resp, nil
+			return fail(invalidRequest(longPollingKey + ": " + err.Error()))
 		}
 		s.longPoll = min(d, max(h.cfg.LongPollingTimeout, maxSessionLongPoll))
 	}
 
 	if err := h.applyConf(ctx, s, sessionConf(req.Configuration)); err != nil {
-		_ = es.Close(context.Background())
-		resp.Status = errStatus(err)
-		return resp, nil
+		return fail(err)
 	}
 	if db := req.Configuration["use:database"]; db != "" && !strings.EqualFold(db, "default") {
 		if err := h.runToCompletion(ctx, s, "USE "+quoteIdent(db)); err != nil {
-			_ = es.Close(context.Background())
-			resp.Status = errStatus(err)
-			return resp, nil
+			return fail(err)
 		}
 	}
 
 	h.mu.Lock()
 	h.sess[string(s.guid)] = s
+	if ticket != nil {
+		// An HTTP session may be left by its client: when the engine layer ends it (idle, an
+		// operator), its admission is released at once. The session itself is freed at the
+		// client's next call, which is told why it ended.
+		h.watchers.Add(1)
+		go func() {
+			defer h.watchers.Done()
+			select {
+			case <-es.Done():
+				ticket.Release()
+			case <-s.closed:
+			}
+		}()
+	}
 	h.mu.Unlock()
 	if ci != nil {
 		ci.addSession(string(s.guid))
@@ -321,6 +348,10 @@ func (h *Handler) closeSession(s *session) {
 	}
 	delete(h.sess, string(s.guid))
 	h.mu.Unlock()
+	if s.closed != nil {
+		close(s.closed)
+	}
+	defer s.ticket.Release()
 	if s.conn != nil {
 		s.conn.removeSession(string(s.guid))
 	}
@@ -342,6 +373,29 @@ func (h *Handler) closeSession(s *session) {
 		h.log.WithError(err).WithField("session", s.es.ID).Info("releasing engine session failed")
 	}
 	h.log.WithFields(logrus.Fields{"user": s.user, "session": s.es.ID}).Info("thrift session closed")
+}
+
+// admit applies the admission to a session about to open. On a binary connection the
+// connection is what counts: its user is admitted on the connection's ticket (again, at no
+// cost, after SASL; for the first time with NOSASL, whose user OpenSession names). Over
+// HTTP, which has no connection to speak of, the session counts as one: it gets a ticket of
+// its own, released when it ends.
+func (h *Handler) admit(ci *connInfo, user string) (*auth.Ticket, error) {
+	if ci == nil {
+		return nil, nil
+	}
+	if !ci.http {
+		return nil, ci.ticket.Admit(user)
+	}
+	t, err := h.cfg.Admission.Open(ci.remote)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Admit(user); err != nil {
+		t.Release()
+		return nil, err
+	}
+	return t, nil
 }
 
 // closeConnSessions closes the sessions a connection opened, when it ends.
@@ -790,4 +844,5 @@ func (h *Handler) Close() {
 	for _, s := range all {
 		h.closeSession(s)
 	}
+	h.watchers.Wait()
 }

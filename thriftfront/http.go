@@ -59,6 +59,12 @@ func (x *HTTPHandler) InFlight() int64 { return x.inFlight.Load() }
 func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.inFlight.Add(1)
 	defer x.inFlight.Add(-1)
+	// A denied address is refused before its credentials are looked at.
+	if err := x.h.cfg.Admission.CheckAddress(r.RemoteAddr); err != nil {
+		x.h.cfg.Observer.ConnFailed(protoHTTP, "denied")
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "TCLIService over HTTP takes POST requests", http.StatusMethodNotAllowed)
@@ -88,7 +94,12 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x.log.WithField("remote", r.RemoteAddr).WithError(err).Debug("HTTP authentication failed") // the auth guard reports refusals in aggregate
 			return
 		}
+		if !x.admitUser(w, r, id) {
+			return
+		}
 		http.SetCookie(w, &http.Cookie{Name: authCookie, Value: x.signCookie(id), Path: "/", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(cookieLifetime.Seconds())})
+	} else if !x.admitUser(w, r, id) {
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(x.h.cfg.MaxFrameSize)))
 	if err != nil {
@@ -118,6 +129,17 @@ func (x *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-thrift")
 	_, _ = w.Write(trans.out.Bytes())
+}
+
+// admitUser refuses, with 403, a request of a denied user, whether it proved who it is with
+// credentials or with a cookie; the connection caps apply at OpenSession.
+func (x *HTTPHandler) admitUser(w http.ResponseWriter, r *http.Request, id auth.Identity) bool {
+	if err := x.h.cfg.Admission.CheckUser(id.User, r.RemoteAddr); err != nil {
+		x.h.cfg.Observer.ConnFailed(protoHTTP, "denied")
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return false
+	}
+	return true
 }
 
 // basicUser authenticates HTTP Basic credentials with the auth provider. Without an

@@ -17,8 +17,9 @@ type Observer interface {
 	// ConnOpened and ConnClosed bracket every binary connection accepted.
 	ConnOpened(protocol string)
 	ConnClosed(protocol string)
-	// ConnFailed counts a connection refused ("limit") or ended before its first call
-	// ("handshake": no valid SASL or Thrift start; "auth": credentials refused).
+	// ConnFailed counts a connection refused ("limit": a connection cap; "denied": a deny
+	// list) or ended before its first call ("handshake": no valid SASL or Thrift start;
+	// "auth": credentials refused). On HTTP, "denied" counts a request refused with 403.
 	ConnFailed(protocol, reason string)
 	// RPC reports a TCLIService call: its method, its TStatusCode name (SUCCESS_STATUS,
 	// ERROR_STATUS, INVALID_HANDLE_STATUS, ...; EXCEPTION for a call answered with a Thrift

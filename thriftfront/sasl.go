@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/sparkbridge/sparkbridge/auth"
 )
 
 // SASL negotiation status bytes, as in Thrift's TSaslTransport.
@@ -137,7 +139,11 @@ func plainExchange(r io.Reader, w io.Writer, check func(plainCredentials) error)
 		err = check(creds)
 	}
 	if err != nil {
-		_ = writeSASLMessage(w, saslBad, []byte("authentication failed: "+err.Error()))
+		msg := "authentication failed: " + err.Error()
+		if auth.IsDenied(err) || auth.IsOverLimit(err) {
+			msg = err.Error() // the credentials were good: the admission's reason, as it is
+		}
+		_ = writeSASLMessage(w, saslBad, []byte(msg))
 		return creds, fmt.Errorf("authentication failed for %q: %w", creds.User, err)
 	}
 	if err := writeSASLMessage(w, saslComplete, nil); err != nil {

@@ -42,6 +42,11 @@ type Config struct {
 	// ProxyUsers lists who may act for whom: a session asking for hive.server2.proxy.user,
 	// or a SASL authorization id naming another user, is refused unless listed.
 	ProxyUsers auth.ProxyUsers
+	// Admission holds the deny lists and the connection caps per user and address, shared
+	// with the Spark Connect frontend; nil admits everyone. A binary connection counts from
+	// accept to close, for its address from the start and for its user once SASL (or, for
+	// NOSASL, OpenSession) names one; an HTTP session counts from OpenSession to its end.
+	Admission *auth.Admission
 	// LongPollingTimeout is how long GetOperationStatus waits for a running operation to end
 	// before answering, as HiveServer2's hive.server2.long.polling.timeout, which a session
 	// may set for itself when it opens. 0 answers at once.
@@ -110,15 +115,24 @@ func (s *Server) connLog(cause string) *rateLimited {
 	return r
 }
 
-// refuseConn tells a client the server is full: a SASL BAD message, which Hive JDBC and
-// PyHive show as the reason, for a client that starts SASL; a closed connection otherwise.
+// refuseConn tells a client why it is turned away (the server is full, its address is
+// denied): a SASL BAD message, which Hive JDBC, PyHive and gohive show as the reason, for a
+// client that starts SASL; a closed connection otherwise. The close lingers: the write side
+// is shut and what the client still sends (its PLAIN response) is read and dropped, for up
+// to two seconds, because a socket closed with unread bytes is reset, and the client could
+// lose the answer.
 func refuseConn(conn net.Conn, msg string) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	var first [1]byte
-	if n, _ := conn.Read(first[:]); n == 1 && first[0] == saslStart {
-		_ = writeSASLMessage(conn, saslBad, []byte(msg))
+	if n, _ := conn.Read(first[:]); n != 1 || first[0] != saslStart {
+		return
 	}
+	_ = writeSASLMessage(conn, saslBad, []byte(msg))
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(conn, maxSASLNegotiation))
 }
 
 // rateLimited logs at most one line per interval for one cause, counting the rest.
@@ -276,6 +290,15 @@ func (s *Server) Close() {
 func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	defer conn.Close()
 	log := s.log.WithField("remote", conn.RemoteAddr().String())
+	// A denied address, or one at its cap, is turned away before its first byte is read.
+	ticket, err := s.handler.cfg.Admission.Open(conn.RemoteAddr().String())
+	if err != nil {
+		s.handler.cfg.Observer.ConnFailed(protoBinary, refusalReason(err))
+		log.WithError(err).Debug("connection refused by admission") // the admission reports refusals in aggregate
+		refuseConn(conn, err.Error())
+		return
+	}
+	defer ticket.Release() // after the connection's sessions are closed (deferred below)
 	// Every deadline is set under cs.mu, then the drain checked: either Shutdown's wake-up
 	// deadline comes after this one, or this connection sees the drain.
 	cs.mu.Lock()
@@ -297,14 +320,19 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 	}
 
 	var trans thrift.TTransport
-	ci := &connInfo{remote: conn.RemoteAddr().String()}
+	ci := &connInfo{remote: conn.RemoteAddr().String(), ticket: ticket}
 	switch first[0] {
 	case saslStart:
 		// The check, a failed-attempt backoff included, ends with the handshake deadline.
 		actx, cancel := context.WithTimeout(auth.WithClientAddr(s.ctx, conn.RemoteAddr().String()), s.cfg.HandshakeTimeout)
-		id, proxy, mech, err := s.negotiateSASL(actx, br, conn)
+		id, proxy, mech, err := s.negotiateSASL(actx, br, conn, ticket.Admit)
 		cancel()
 		if err != nil {
+			if auth.IsDenied(err) || auth.IsOverLimit(err) {
+				log.WithError(err).Debug("closing connection: refused by admission")
+				s.handler.cfg.Observer.ConnFailed(protoBinary, refusalReason(err))
+				return
+			}
 			if errors.Is(err, auth.ErrBadCredentials) {
 				// The auth guard reports refusals in aggregate.
 				log.WithError(err).Debug("closing connection: authentication failed")
@@ -399,7 +427,7 @@ func (s *Server) serveConn(conn net.Conn, cs *connState) {
 // negotiateSASL runs a SASL negotiation, PLAIN or (with Kerberos) GSSAPI, and returns the
 // identity it proved, the user an authorization id asks to act as (empty: none) and the
 // mechanism, lower case, for metrics.
-func (s *Server) negotiateSASL(ctx context.Context, r io.Reader, w io.Writer) (auth.Identity, string, string, error) {
+func (s *Server) negotiateSASL(ctx context.Context, r io.Reader, w io.Writer, admit func(user string) error) (auth.Identity, string, string, error) {
 	mech, err := readSASLStart(r)
 	if err != nil {
 		return auth.Identity{}, "", "", err
@@ -407,7 +435,14 @@ func (s *Server) negotiateSASL(ctx context.Context, r io.Reader, w io.Writer) (a
 	switch {
 	case mech == "PLAIN":
 		var id auth.Identity
-		c, err := plainExchange(r, w, func(c plainCredentials) (err error) { id, err = s.handler.checkPassword(ctx, c); return err })
+		// A denied user, or one at a cap, is refused inside the exchange, so that the client
+		// reads why.
+		c, err := plainExchange(r, w, func(c plainCredentials) (err error) {
+			if id, err = s.handler.checkPassword(ctx, c); err == nil {
+				err = admit(id.User)
+			}
+			return err
+		})
 		if err != nil {
 			return auth.Identity{}, "", "plain", err
 		}
@@ -415,6 +450,10 @@ func (s *Server) negotiateSASL(ctx context.Context, r io.Reader, w io.Writer) (a
 	case mech == "GSSAPI" && s.cfg.Kerberos != nil:
 		res, err := gssapiExchange(ctx, r, w, s.cfg.Kerberos)
 		if err != nil {
+			return auth.Identity{}, "", "gssapi", err
+		}
+		// GSSAPI has completed by now: a refused user's connection is closed.
+		if err := admit(res.id.User); err != nil {
 			return auth.Identity{}, "", "gssapi", err
 		}
 		return res.id, proxyTarget(res.authzid, res.id, res.principal), "gssapi", nil
@@ -515,6 +554,9 @@ type connInfo struct {
 	id            auth.Identity
 	authenticated bool
 	http          bool // HTTP transport: sessions outlive the request
+	// ticket is the binary connection's admission: its address is counted, and its user once
+	// known. Nil on HTTP, where each session holds its own.
+	ticket *auth.Ticket
 
 	// proxyUser is the user a SASL authorization id asked to act as; OpenSession checks it
 	// against Config.ProxyUsers.
@@ -563,4 +605,13 @@ func (ci *connInfo) takeSessions() []string {
 	}
 	ci.sessions = nil
 	return out
+}
+
+// refusalReason is the Observer's reason for an admission refusal: "denied" (a deny list)
+// or "limit" (a connection cap).
+func refusalReason(err error) string {
+	if auth.IsDenied(err) {
+		return "denied"
+	}
+	return "limit"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/sparkbridge/sparkbridge/auth"
 	"github.com/sparkbridge/sparkbridge/engine"
 	"github.com/sparkbridge/sparkbridge/idl/hiveserver"
 )
@@ -17,6 +18,7 @@ const (
 	codeInvalidRequest = 10005
 	codeLimit          = 10006
 	codeTimeout        = 10007
+	codeDenied         = 10008
 )
 
 // wireError is an error with the fields HS2 clients read: message, SQLSTATE and error code.
@@ -62,6 +64,12 @@ func toWire(err error) *wireError {
 	var ee *engine.Error
 	if errors.As(err, &ee) {
 		return kindToWire(ee, err)
+	}
+	switch {
+	case auth.IsDenied(err):
+		return &wireError{msg: err.Error(), sqlState: "28000", code: codeDenied}
+	case auth.IsOverLimit(err):
+		return &wireError{msg: err.Error(), sqlState: "53000", code: codeLimit}
 	}
 	if errors.Is(err, context.Canceled) {
 		return &wireError{msg: "operation cancelled", sqlState: "HY008", code: codeInternal}

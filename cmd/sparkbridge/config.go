@@ -36,6 +36,9 @@ type fileConfig struct {
 	LDAP ldapFileConfig `json:"ldap"`
 	// JWT is the "jwt" object: the -jwt-* settings of -auth JWT.
 	JWT jwtFileConfig `json:"jwt"`
+
+	// Limits holds the connection caps and deny lists (-max-connections-*, -deny-*).
+	Limits limitsConfig `json:"limits"`
 }
 
 // adminConfig is the file's "admin" object; each key matches an -admin-* flag, and admins

@@ -117,6 +117,12 @@ func run() error {
 	krbPrincipal := flag.String("kerberos-principal", "", "service principal for -auth KERBEROS, such as hive/_HOST@EXAMPLE.COM (_HOST: this host's name, lower case)")
 	krbRules := flag.String("kerberos-auth-to-local", "DEFAULT", "rules mapping Kerberos principals to user names, Hadoop auth_to_local style: DEFAULT and RULE:[n:format](filter)s/pattern/replacement/ (see README)")
 	proxyAllow := flag.String("proxy-user-allow", "", "who may act for whom with hive.server2.proxy.user or a SASL authorization id: \"svc-bi=alice,bob;etl=*\" (empty: nobody)")
+	admCfg := auth.AdmissionConfig{}
+	flag.IntVar(&admCfg.MaxPerUser, "max-connections-per-user", 0, "connections one user may hold, over both protocols and every address: HS2 binary connections, HS2 HTTP sessions and Spark Connect gRPC connections (0: no limit)")
+	flag.IntVar(&admCfg.MaxPerAddress, "max-connections-per-address", 0, "connections one client IP may hold, counted as for -max-connections-per-user (0: no limit)")
+	flag.IntVar(&admCfg.MaxPerUserAddress, "max-connections-per-user-address", 0, "connections one user may hold from one client IP (0: no limit)")
+	denyUsers := flag.String("deny-users", "", "comma-separated users refused right after authentication, on every protocol")
+	denyAddrs := flag.String("deny-addresses", "", "comma-separated client IPs and CIDR prefixes (10.0.0.0/8) refused before any credential check, on every protocol")
 	tlsCert := flag.String("connect-tls-cert", "", "PEM certificate for TLS on the Spark Connect port")
 	tlsKey := flag.String("connect-tls-key", "", "PEM private key for TLS on the Spark Connect port")
 	hs2Cert := flag.String("thrift-tls-cert", "", "PEM certificate for TLS on both HiveServer2 transports")
@@ -181,6 +187,7 @@ func run() error {
 		if fc.ProxyUserAllow != nil {
 			*proxyAllow = proxyUserAllow(fc.ProxyUserAllow)
 		}
+		fc.Limits.apply(&admCfg, denyUsers, denyAddrs)
 		if fc.AuditLog != "" {
 			*auditLog = fc.AuditLog
 		}
@@ -257,7 +264,13 @@ func run() error {
 	// Every check goes through the guard: a per-address backoff after failures, before
 	// the expensive hash; a bounded pool of verifiers; a short cache of successes.
 	provider := auth.NewGuard(inner, gcfg, log)
-	tcfg.Auth, ccfg.Auth = provider, provider
+	// One account of connections and one pair of deny lists for both protocols.
+	admCfg.DenyUsers, admCfg.DenyAddresses = splitList(*denyUsers), splitList(*denyAddrs)
+	admission, err := auth.NewAdmission(admCfg, log)
+	if err != nil {
+		return err
+	}
+	wireAuth(provider, admission, &tcfg, &ccfg, &acfg)
 	if k := auth.KerberosOf(inner); k != nil {
 		tcfg.Kerberos = provider.GSS(k) // ticket checks through the same backoff
 		log.WithField("principal", k.Principal()).Info("Kerberos on: SASL GSSAPI on the HiveServer2 binary port, SPNEGO on its HTTP port")
@@ -341,7 +354,7 @@ func run() error {
 	var asrv *admin.Server
 	var aln net.Listener
 	if *adminAddr != "" {
-		acfg.Addr, acfg.Auth = *adminAddr, provider
+		acfg.Addr = *adminAddr
 		acfg.Admins = splitList(*admins)
 		if acfg.TLS, err = adminTLS(*adminCert, *adminKey, [][2]string{{*hs2Cert, *hs2Key}, {*tlsCert, *tlsKey}}); err != nil {
 			return err
@@ -373,6 +386,14 @@ func run() error {
 		WithField("auth", provider.Mode()).WithField("connect_tls", ccfg.TLS != nil).Info("sparkbridge listening")
 	if provider.TrustsClients() {
 		log.Warn("auth mode NONE: every user name is trusted; use -auth FILE outside a trusted network")
+	}
+	for _, w := range authorizationWarnings(provider.TrustsClients(), ecfg) {
+		log.WithField("auth", provider.Mode()).Warn("weak data authorization: " + w)
+	}
+	if admCfg.MaxPerUser+admCfg.MaxPerAddress+admCfg.MaxPerUserAddress+len(admCfg.DenyUsers)+len(admCfg.DenyAddresses) > 0 {
+		log.WithFields(logrus.Fields{"max_per_user": admCfg.MaxPerUser, "max_per_address": admCfg.MaxPerAddress,
+			"max_per_user_address": admCfg.MaxPerUserAddress, "deny_users": len(admCfg.DenyUsers), "deny_addresses": len(admCfg.DenyAddresses)}).
+			Info("connection limits and deny lists on")
 	}
 
 	errc := make(chan error, 4)
