@@ -420,9 +420,23 @@ func (s *Server) ExecutePlan(req *connect.ExecutePlanRequest, stream grpc.Server
 		return err
 	}
 	complete, err := relayFrames(up, stream, func(err error) error { return engineErr(sess, err) }, op)
+	// Spark sends ResultComplete to reattachable executions only: the stream of any other
+	// is complete when it ends cleanly.
+	complete = complete || err == nil && !reattachable(req)
 	err = cutErr(cut(), complete, err, sess, req.GetOperationId())
 	endExecution(op, complete, err)
 	return err
+}
+
+// reattachable reports whether the client asked for a reattachable execution, whose stream
+// may end before its result does (the client then reattaches).
+func reattachable(req *connect.ExecutePlanRequest) bool {
+	for _, o := range req.GetRequestOptions() {
+		if o.GetReattachOptions().GetReattachable() {
+			return true
+		}
+	}
+	return false
 }
 
 // cancelGrace is how long an execution an operator cancelled gets to end with the engine's

@@ -245,10 +245,25 @@ func TestExecutionsInTheEngineRegistry(t *testing.T) {
 	cancel()
 	waitRegistry(t, b, 0)
 
-	// A stream that ends before its ResultComplete leaves the execution registered, running,
-	// until the reattach ends it (this fake engine refuses reattaches).
+	// Spark sends no ResultComplete to an execution that is not reattachable: its stream's
+	// clean end is its end, and it leaves the registry.
 	stream, err = b.client.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
-		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 1500 cut")})
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 10 cut")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readRows(stream, 10)
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("end of a non-reattachable stream: %v", err)
+	}
+	waitRegistry(t, b, 0)
+
+	// A reattachable execution whose stream ends before its ResultComplete stays registered,
+	// running, until the reattach ends it (this fake engine refuses reattaches).
+	stream, err = b.client.ExecutePlan(context.Background(), &connect.ExecutePlanRequest{
+		SessionId: sid, UserContext: &connect.UserContext{UserId: "alice"}, Plan: sqlPlan("rows 1500 cut"),
+		RequestOptions: []*connect.ExecutePlanRequest_RequestOption{{RequestOption: &connect.ExecutePlanRequest_RequestOption_ReattachOptions{
+			ReattachOptions: &connect.ReattachOptions{Reattachable: true}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
