@@ -173,6 +173,11 @@ func connectConn(t *testing.T, addr, from string) *grpc.ClientConn {
 // connectGetConf calls SparkConnectService.Config (Get spark.sql.shuffle.partitions) for
 // session sid with a bearer token, and returns the error.
 func connectGetConf(conn *grpc.ClientConn, token, user, sid string) error {
+	return connectGetConfAuth(conn, "Bearer "+token, user, sid)
+}
+
+// connectGetConfAuth is connectGetConf with any authorization header (Basic credentials).
+func connectGetConfAuth(conn *grpc.ClientConn, authorization, user, sid string) error {
 	// ConfigRequest{session_id: 1, user_context: 2 {user_id: 1}, operation: 3 {get: 2 {keys: 1}}}
 	var uc, get, op, req []byte
 	uc = protowire.AppendString(protowire.AppendTag(uc, 1, protowire.BytesType), user)
@@ -181,7 +186,7 @@ func connectGetConf(conn *grpc.ClientConn, token, user, sid string) error {
 	req = protowire.AppendString(protowire.AppendTag(req, 1, protowire.BytesType), sid)
 	req = protowire.AppendBytes(protowire.AppendTag(req, 2, protowire.BytesType), uc)
 	req = protowire.AppendBytes(protowire.AppendTag(req, 3, protowire.BytesType), op)
-	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", authorization), 3*time.Minute)
 	defer cancel()
 	var resp []byte
 	return conn.Invoke(ctx, "/spark.connect.SparkConnectService/Config", &req, &resp)
