@@ -194,43 +194,31 @@ func contains(list []string, v string) bool {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
-	f, bad := filter(r.URL.Query(), operationStates)
-	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad)
-		return
-	}
-	out := []Session{}
-	for _, in := range s.reg.Sessions(f) {
-		out = append(out, sessionOf(in))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	list(w, r, operationStates, "sessions", s.reg.Sessions, sessionOf)
 }
 
 func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) {
-	f, bad := filter(r.URL.Query(), operationStates)
-	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad)
-		return
-	}
-	out := []Operation{}
-	for _, in := range s.reg.Operations(f) {
-		out = append(out, operationOf(in))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"operations": out})
+	list(w, r, operationStates, "operations", s.reg.Operations, operationOf)
 }
 
 // listFailures lists the registry's recent failures, newest first, by user and protocol.
 func (s *Server) listFailures(w http.ResponseWriter, r *http.Request) {
-	f, bad := filter(r.URL.Query(), nil)
+	list(w, r, nil, "failures", s.reg.RecentFailures, failureOf)
+}
+
+// list answers a GET of a registry list: the request's filter (states: the values its state
+// filter may take), the entries fetch selects, each as the API shows it, under key.
+func list[In, Out any](w http.ResponseWriter, r *http.Request, states []string, key string, fetch func(engine.Filter) []In, show func(In) Out) {
+	f, bad := filter(r.URL.Query(), states)
 	if bad != "" {
 		writeError(w, http.StatusBadRequest, bad)
 		return
 	}
-	out := []Failure{}
-	for _, in := range s.reg.RecentFailures(f) {
-		out = append(out, failureOf(in))
+	out := []Out{}
+	for _, in := range fetch(f) {
+		out = append(out, show(in))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"failures": out})
+	writeJSON(w, http.StatusOK, map[string]any{key: out})
 }
 
 // listEngines filters engines by the user they run as, their state, and the protocol of

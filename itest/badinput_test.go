@@ -90,26 +90,8 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 // accepted the credentials.
 func saslLogin(t *testing.T, from, addr, user, password string) bool {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	msg := func(status byte, payload string) []byte {
-		b := []byte{status, 0, 0, 0, 0}
-		binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
-		return append(b, payload...)
-	}
-	if _, err := c.Write(append(msg(1, "PLAIN"), msg(5, "\x00"+user+"\x00"+password)...)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-	var hdr [5]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		t.Fatalf("no SASL answer: %v", err)
-	}
-	return hdr[0] == 5 // COMPLETE; BAD is 3
+	st, _ := saslAnswer(t, from, addr, user, password)
+	return st == 5 // COMPLETE; BAD is 3
 }
 
 // TestWrongPasswordsAreThrottled: 500 wrong passwords from one address are slowed by the
