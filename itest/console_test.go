@@ -252,10 +252,11 @@ func TestConsole(t *testing.T) {
 		}
 	}
 
-	// Engines: the user's engine with its master, pid and sessions.
+	// Engines: the user's engine with its master, application, pid and sessions (a local
+	// master has no cluster manager to show).
 	openPage(ctx, t, console+"/engines", `tr[data-engine-id="`+eng.ID+`"]`, shots, "engines")
-	if c := rowCells(ctx, t, `tr[data-engine-id="`+eng.ID+`"]`); len(c) < 11 || c[1] != user || c[3] != "ready" || c[4] != eng.Master ||
-		c[7] != fmt.Sprint(eng.PID) || c[9] != "2" || c[10] != "Drain" {
+	if c := rowCells(ctx, t, `tr[data-engine-id="`+eng.ID+`"]`); len(c) < 12 || c[1] != user || c[3] != "ready" || c[4] != eng.Master ||
+		!strings.HasPrefix(c[5], "local-") || c[6] != "—" || c[8] != fmt.Sprint(eng.PID) || c[10] != "2" || c[11] != "Drain" {
 		t.Errorf("engine %s as shown: %q (API: %+v)", eng.ID, c, eng)
 	}
 
