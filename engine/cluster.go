@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -246,14 +245,14 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 	submitted := make(chan error, 1)
 	go func() {
 		if err := cmd.Wait(); err != nil {
-			submitted <- newError(KindUnavailable, err, "spark-submit failed (log %s):\n%s", logPath, fileTail(logPath, 20))
+			submitted <- newError(KindUnavailable, err, "spark-submit failed (log %s):\n%s", logPath, tailFile(logPath, 64<<10, 20))
 		}
 	}()
 	reg, err := waitRegistration(ctx, registered, submitted)
 	driverID := sub.driverID
 	switch MasterKind(l.cfg.Master) {
 	case "spark":
-		driverID = standaloneDriverID.FindString(fileTail(logPath, 200))
+		driverID = standaloneDriverID.FindString(tailFile(logPath, 64<<10, 200))
 	case "yarn":
 		driverID = reg.AppID
 	}
@@ -276,17 +275,4 @@ func (l *SparkSubmit) launchCluster(ctx context.Context, spec Spec, home, submit
 // clusterJar is the bridge's JVM jar as a cluster-mode driver reaches it.
 func (l *SparkSubmit) clusterJar() string {
 	return orDefault(l.cfg.EngineJarURI, l.cfg.PluginJar)
-}
-
-// fileTail returns the last n lines of the file at path.
-func fileTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -236,7 +236,12 @@ func (s *Session) Interrupt(ctx context.Context, operationID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.Interrupt(ctx, &connect.InterruptRequest{SessionId: s.ID, UserContext: s.UserContext(),
+	return s.interruptOn(ctx, c, operationID)
+}
+
+// interruptOn asks the engine behind c to interrupt the session's execution operationID.
+func (s *Session) interruptOn(ctx context.Context, c Conn, operationID string) error {
+	_, err := c.Interrupt(ctx, &connect.InterruptRequest{SessionId: s.ID, UserContext: s.UserContext(),
 		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
 		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: operationID}})
 	return s.Explain(err)
@@ -597,10 +602,7 @@ func (s *Session) interruptHere(ctx context.Context, operationID string) error {
 	if !eng.alive() {
 		return nil
 	}
-	_, err := eng.conn.Interrupt(ctx, &connect.InterruptRequest{SessionId: s.ID, UserContext: s.UserContext(),
-		InterruptType: connect.InterruptRequest_INTERRUPT_TYPE_OPERATION_ID,
-		Interrupt:     &connect.InterruptRequest_OperationId{OperationId: operationID}})
-	return s.Explain(err)
+	return s.interruptOn(ctx, eng.conn, operationID)
 }
 
 // ErrCancelledByAdmin is what a frontend reports for an operation an operator cancelled,

@@ -28,13 +28,9 @@ type standalone struct {
 // startStandalone starts the cluster; it stops with the test.
 func startStandalone(t *testing.T, dir string, workerCores int, workerMemory string) *standalone {
 	t.Helper()
-	ports := make([]int, 3)
-	for i := range ports {
-		p, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = p
+	ports, err := freePorts(3)
+	if err != nil {
+		t.Fatal(err)
 	}
 	c := &standalone{master: fmt.Sprintf("spark://127.0.0.1:%d", ports[0]), masterUI: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
 	t.Cleanup(c.stop)

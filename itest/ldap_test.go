@@ -76,14 +76,11 @@ func launchLDAP(t *testing.T) (*ldapServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	sport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	port, sport := ports[0], ports[1]
 	s := &ldapServer{
 		URL:           "ldap://127.0.0.1:" + strconv.Itoa(port),
 		LDAPSURL:      "ldaps://127.0.0.1:" + strconv.Itoa(sport),

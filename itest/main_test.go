@@ -158,23 +158,12 @@ func startBridge(bin, work, sparkHome, venv string) (*bridgeProc, error) {
 // startBridgeArgs starts a bridge whose users in static are routed to the harness engine,
 // with extra flags.
 func startBridgeArgs(bin, work, sparkHome, venv string, static map[string]string, extra ...string) (*bridgeProc, error) {
-	tport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	hport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	// Every bridge gets an admin port of its own: the default, 127.0.0.1:10019, is one per host.
-	aport, err := freePort()
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
+	tport, cport, hport, aport := ports[0], ports[1], ports[2], ports[3]
 	b := &bridgeProc{
 		httpAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(hport)),
 		thriftAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(tport)),
@@ -339,6 +328,19 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freePorts returns n free loopback ports.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return ports, nil
 }
 
 // clientMu serialises the JVM- and Python-based clients: the machine has two cores and the
